@@ -21,7 +21,10 @@ export class KmsEnvelopeError extends Error {
   readonly remedy: string
 
   constructor(code: string, message: string, remedy: string, options?: { cause?: unknown }) {
-    super(remedy ? `${message} ${remedy}` : message, options?.cause === undefined ? undefined : { cause: options.cause })
+    super(
+      remedy ? `${message} ${remedy}` : message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    )
     this.code = code
     this.remedy = remedy
     this.name = new.target.name

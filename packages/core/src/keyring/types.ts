@@ -56,5 +56,8 @@ export interface Keyring {
    * Recover the data key from one of `encryptedDataKeys` (try them in order, honouring the keyring's
    * allow-list). Throws a typed error (access denied, disabled key, …) when none can be used.
    */
-  decryptDataKey(encryptedDataKeys: readonly EncryptedDataKey[], context: EncryptionContext): Promise<DecryptedDataKey>
+  decryptDataKey(
+    encryptedDataKeys: readonly EncryptedDataKey[],
+    context: EncryptionContext,
+  ): Promise<DecryptedDataKey>
 }

@@ -1,0 +1,333 @@
+import { Duplex } from 'node:stream'
+import type { ReadableStream, WritableStream } from 'node:stream/web'
+import { DataKeyCache } from '../cache/index.js'
+import type { CacheLimits, CacheStats } from '../cache/types.js'
+import { commitmentMatches, messageKey } from '../crypto/derive.js'
+import { randomNonce } from '../crypto/nonce.js'
+import {
+  ConfigurationError,
+  KmsEnvelopeError,
+  MalformedCiphertextError,
+  TamperedCiphertextError,
+} from '../errors/errors.js'
+import {
+  ContentType,
+  DATA_KEY_LENGTH,
+  DEFAULT_FRAME_LENGTH,
+  MAX_FRAME_LENGTH,
+  Suite,
+} from '../format/constants.js'
+import { canonicalContext, contextId, type EncodedPair } from '../format/context.js'
+import type { MessageHeader } from '../format/header.js'
+import type { EncryptedDataKey, EncryptionContext, Keyring } from '../keyring/types.js'
+import { DecryptStream } from '../stream/decrypt-stream.js'
+import { EncryptStream } from '../stream/encrypt-stream.js'
+import { assertExpectedContext } from './expected-context.js'
+import { readHeader } from './inspect.js'
+import { DataKeyMaterial } from './material.js'
+import { openMessage, sealSingle } from './message.js'
+import { type KeyCache, type KeyLease, Uncached } from './uncached.js'
+
+/** Options of {@link Envelope}. */
+export interface EnvelopeOptions {
+  /** Produces and recovers data keys: a `KmsKeyring`, a scope keyring, or your own. */
+  readonly keyring: Keyring
+  /**
+   * Data-key cache limits, or `false` for a fresh data key per message. Default: on, 5 minutes,
+   * 2^20 messages and 2^40 bytes per data key, 1000 entries.
+   */
+  readonly cache?: Partial<CacheLimits> | false
+  /** Plaintext bytes per frame for streams. Default 64 KiB, at most 16 MiB. */
+  readonly frameLength?: number
+  /** Largest non-framed message `decryptStream` will buffer. Default 64 MiB. */
+  readonly maxSingleMessageBytes?: number
+}
+
+/** Options of {@link Envelope.encrypt}. */
+export interface EncryptOptions {
+  /** Non-secret pairs bound to the ciphertext (and to the KMS call). Use them: tenant, resource, purpose. */
+  readonly context?: EncryptionContext
+}
+
+/** Options of {@link Envelope.decrypt}. */
+export interface DecryptOptions {
+  /** Pairs the message's context must contain (with these values); otherwise EncryptionContextMismatchError. */
+  readonly expectedContext?: EncryptionContext
+}
+
+/** Options of {@link Envelope.encryptStream}. */
+export interface EncryptStreamOptions extends EncryptOptions {
+  /** Plaintext bytes per frame. Default: the envelope's frameLength (64 KiB). */
+  readonly frameLength?: number
+  /**
+   * Total plaintext length, if known: the stream then uses the data-key cache (counting one message of this
+   * many bytes). Without it the stream gets its own data key (one KMS call), as the AWS Encryption SDK does.
+   */
+  readonly plaintextLength?: number
+}
+
+/** The result of {@link Envelope.decrypt}. */
+export interface DecryptResult {
+  readonly plaintext: Uint8Array
+  /** The message's full (now authenticated) encryption context. */
+  readonly context: EncryptionContext
+  /** The wrapped data keys the message carries. */
+  readonly encryptedDataKeys: readonly EncryptedDataKey[]
+}
+
+const SUITE = Suite.AES_256_GCM_HKDF_SHA256_COMMIT
+
+function checkFrameLength(frameLength: number): number {
+  // Precondition: 1 <= frameLength <= 16 MiB.
+  if (!Number.isInteger(frameLength) || frameLength < 1 || frameLength > MAX_FRAME_LENGTH) {
+    throw new ConfigurationError(
+      `frameLength ${frameLength} is out of range.`,
+      `Use 1..${MAX_FRAME_LENGTH} (default 65536).`,
+    )
+  }
+  return frameLength
+}
+
+/**
+ * Envelope encryption: each message is encrypted with AES-256-GCM under a per-message key derived from a
+ * data key, which the keyring wraps under KMS (or a scope key). Data keys are cached within limits, so
+ * most messages cost no KMS call. Messages follow docs/FORMAT.md.
+ *
+ * @example
+ * ```ts
+ * import { Envelope, KmsKeyring } from '@kms-envelope/core'
+ * import { KMSClient } from '@aws-sdk/client-kms'
+ *
+ * const keyring = new KmsKeyring({ client: new KMSClient({}), generatorKeyId: 'arn:aws:kms:us-east-1:111122223333:key/…' })
+ * const envelope = new Envelope({ keyring })
+ * const ct = await envelope.encryptJson({ email: 'a@example.com' }, { context: { tenant: 'acme' } })
+ * const record = await envelope.decryptJson(ct, { expectedContext: { tenant: 'acme' } })
+ * ```
+ */
+export class Envelope {
+  readonly #keyring: Keyring
+  readonly #cache: KeyCache<DataKeyMaterial>
+  readonly #frameLength: number
+  readonly #maxSingle: number
+  readonly #uncached = new Uncached<DataKeyMaterial>()
+
+  constructor(options: EnvelopeOptions) {
+    // Precondition: a keyring.
+    if (!options?.keyring || typeof options.keyring.generateDataKey !== 'function') {
+      throw new ConfigurationError('Envelope needs a keyring.', 'Pass { keyring: new KmsKeyring({ … }) }.')
+    }
+    this.#keyring = options.keyring
+    this.#cache =
+      options.cache === false ? this.#uncached : new DataKeyCache<DataKeyMaterial>(options.cache ?? {})
+    this.#frameLength = checkFrameLength(options.frameLength ?? DEFAULT_FRAME_LENGTH)
+    this.#maxSingle = options.maxSingleMessageBytes ?? 64 * 1024 * 1024
+  }
+
+  /**
+   * Encrypt bytes or a string (UTF-8) into one message.
+   *
+   * @example
+   * ```ts
+   * const ct = await envelope.encrypt('call notes', { context: { instance: 'i-123' } })
+   * ```
+   */
+  async encrypt(data: Uint8Array | string, options: EncryptOptions = {}): Promise<Uint8Array> {
+    const plaintext = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    // Precondition: bytes or a string.
+    if (!(plaintext instanceof Uint8Array)) {
+      throw new ConfigurationError(
+        'encrypt() takes a Uint8Array or a string.',
+        'Use encryptJson() for other values.',
+      )
+    }
+    const { pairs, context } = canonicalContext(options.context)
+    const lease = await this.#cache.acquireEncrypt(this.#partition(pairs), plaintext.length, () =>
+      this.#generate(context, pairs),
+    )
+    try {
+      const material = usable(lease)
+      return sealSingle(material.prk, material.singleHeaderPrefix!, plaintext)
+    } finally {
+      lease.release()
+    }
+  }
+
+  /**
+   * Encrypt any JSON value (`JSON.stringify`, UTF-8).
+   *
+   * @example
+   * ```ts
+   * const ct = await envelope.encryptJson({ name: 'Ana', phone: '+1 555 0100' }, { context: { domain: 'crm' } })
+   * ```
+   */
+  async encryptJson(value: unknown, options: EncryptOptions = {}): Promise<Uint8Array> {
+    const text = JSON.stringify(value)
+    if (text === undefined)
+      throw new ConfigurationError(
+        'The value is not JSON-serializable.',
+        'Pass an object, array, string, number, boolean or null.',
+      )
+    return this.encrypt(text, options)
+  }
+
+  /**
+   * Decrypt and authenticate a message. Checks `expectedContext` before any KMS call.
+   *
+   * @example
+   * ```ts
+   * const { plaintext, context } = await envelope.decrypt(ct, { expectedContext: { instance: 'i-123' } })
+   * ```
+   */
+  async decrypt(message: Uint8Array, options: DecryptOptions = {}): Promise<DecryptResult> {
+    // Precondition: bytes.
+    if (!(message instanceof Uint8Array)) {
+      throw new MalformedCiphertextError('decrypt() takes the Uint8Array that encrypt() returned')
+    }
+    const header = readHeader(message)
+    assertExpectedContext(header.context, options.expectedContext)
+    const lease = await this.#cache.acquireDecrypt(header.keyIdentity, () => this.#unwrap(header))
+    try {
+      const material = usable(lease)
+      checkCommitment(material, header)
+      const plaintext = openMessage(material.prk, header, message)
+      return { plaintext, context: header.context, encryptedDataKeys: header.encryptedDataKeys }
+    } finally {
+      lease.release()
+    }
+  }
+
+  /** Decrypt a message holding UTF-8 text. */
+  async decryptString(message: Uint8Array, options: DecryptOptions = {}): Promise<string> {
+    const { plaintext } = await this.decrypt(message, options)
+    return Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.length).toString('utf8')
+  }
+
+  /** Decrypt a message produced by {@link Envelope.encryptJson}. */
+  async decryptJson<T = unknown>(message: Uint8Array, options: DecryptOptions = {}): Promise<T> {
+    return JSON.parse(await this.decryptString(message, options)) as T
+  }
+
+  /**
+   * A Transform stream that encrypts whatever is piped into it as one framed message; memory use is one
+   * frame whatever the size. `stream.plaintextBytes` tells the progress.
+   *
+   * @example
+   * ```ts
+   * import { pipeline } from 'node:stream/promises'
+   * import { createReadStream, createWriteStream } from 'node:fs'
+   * await pipeline(createReadStream('call.wav'), envelope.encryptStream({ context: { account: '42' } }), createWriteStream('call.wav.kenv'))
+   * ```
+   */
+  encryptStream(options: EncryptStreamOptions = {}): EncryptStream {
+    const frameLength = checkFrameLength(options.frameLength ?? this.#frameLength)
+    const { pairs, context } = canonicalContext(options.context)
+    const length = options.plaintextLength
+    return new EncryptStream(frameLength, async () => {
+      const load = () => this.#generate(context, pairs)
+      const lease =
+        length === undefined
+          ? await this.#uncached.acquireEncrypt('', 0, load)
+          : await this.#cache.acquireEncrypt(this.#partition(pairs), length, load)
+      try {
+        const material = usable(lease)
+        const nonce = randomNonce()
+        const header = Buffer.concat([material.headerPrefix(ContentType.Framed, frameLength), nonce])
+        return { header, nonce, messageKey: messageKey(material.prk, nonce) }
+      } finally {
+        lease.release()
+      }
+    })
+  }
+
+  /**
+   * A Transform stream that decrypts a message (framed or not). Each frame's plaintext is released only
+   * after it authenticated; a stream cut before its final frame errors with TruncatedCiphertextError.
+   *
+   * @example
+   * ```ts
+   * await pipeline(createReadStream('call.wav.kenv'), envelope.decryptStream({ expectedContext: { account: '42' } }), createWriteStream('call.wav'))
+   * ```
+   */
+  decryptStream(options: DecryptOptions = {}): DecryptStream {
+    return new DecryptStream(async (header) => {
+      assertExpectedContext(header.context, options.expectedContext)
+      const lease = await this.#cache.acquireDecrypt(header.keyIdentity, () => this.#unwrap(header))
+      try {
+        const material = usable(lease)
+        checkCommitment(material, header)
+        return messageKey(material.prk, header.nonce)
+      } finally {
+        lease.release()
+      }
+    }, this.#maxSingle)
+  }
+
+  /** {@link Envelope.encryptStream} as a web `{ readable, writable }` pair (for fetch bodies and web APIs). */
+  encryptWebStream(options: EncryptStreamOptions = {}): {
+    readable: ReadableStream
+    writable: WritableStream
+  } {
+    return Duplex.toWeb(this.encryptStream(options))
+  }
+
+  /** {@link Envelope.decryptStream} as a web `{ readable, writable }` pair. */
+  decryptWebStream(options: DecryptOptions = {}): { readable: ReadableStream; writable: WritableStream } {
+    return Duplex.toWeb(this.decryptStream(options))
+  }
+
+  /** Cache counters: hits, misses, loads (keyring calls), evictions, entries. */
+  stats(): CacheStats {
+    return this.#cache.stats()
+  }
+
+  /** Drop every cached data key now, zeroizing each as soon as no operation uses it. */
+  purge(): void {
+    this.#cache.purge()
+  }
+
+  #partition(pairs: readonly EncodedPair[]): string {
+    return `${this.#keyring.partition}\u0000${contextId(pairs)}`
+  }
+
+  async #generate(context: EncryptionContext, pairs: readonly EncodedPair[]) {
+    const generated = await this.#keyring.generateDataKey(context)
+    // Postcondition: the keyring returned a 32-byte key and at least one wrapped copy.
+    if (generated.plaintextKey?.length !== DATA_KEY_LENGTH || generated.encryptedDataKeys.length === 0) {
+      generated.plaintextKey?.fill(0)
+      throw new KmsEnvelopeError(
+        'ERR_KEYRING',
+        'The keyring returned an invalid data key (it must be 32 bytes with at least one wrapped copy).',
+        'Fix the keyring implementation.',
+      )
+    }
+    return {
+      value: new DataKeyMaterial(SUITE, generated.plaintextKey, generated.encryptedDataKeys, pairs),
+      notAfter: generated.notAfter,
+    }
+  }
+
+  async #unwrap(header: MessageHeader) {
+    const decrypted = await this.#keyring.decryptDataKey(header.encryptedDataKeys, header.context)
+    // Postcondition: a 32-byte key.
+    if (decrypted.plaintextKey?.length !== DATA_KEY_LENGTH) {
+      decrypted.plaintextKey?.fill(0)
+      throw new TamperedCiphertextError('The wrapped data key did not decrypt to 32 bytes.')
+    }
+    return {
+      value: new DataKeyMaterial(header.suite, decrypted.plaintextKey, header.encryptedDataKeys, undefined),
+    }
+  }
+}
+
+function usable(lease: KeyLease<DataKeyMaterial>): DataKeyMaterial {
+  // Postcondition of every lease: the material was not wiped (the cache zeroizes only after the last release).
+  if (lease.value.zeroized) throw new Error('kms-envelope: leased data key was zeroized (bug)')
+  return lease.value
+}
+
+function checkCommitment(material: DataKeyMaterial, header: MessageHeader): void {
+  // Precondition: the data key is the one the message committed to.
+  if (!commitmentMatches(material.commitment, header.commitment)) {
+    throw new TamperedCiphertextError('The key commitment does not match the data key.')
+  }
+}

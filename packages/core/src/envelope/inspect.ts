@@ -1,0 +1,60 @@
+import { TruncatedCiphertextError } from '../errors/errors.js'
+import { ContentType } from '../format/constants.js'
+import { IncompleteHeader, type MessageHeader, parseHeader } from '../format/header.js'
+import type { EncryptedDataKey, EncryptionContext } from '../keyring/types.js'
+
+/** What {@link inspect} reveals about a message without any key. Nothing here is authenticated yet. */
+export interface MessageInfo {
+  readonly version: number
+  readonly suite: 'AES-256-GCM/HKDF-SHA256/commit'
+  readonly framed: boolean
+  /** Plaintext bytes per frame (framed messages), else 0. */
+  readonly frameLength: number
+  readonly context: EncryptionContext
+  readonly encryptedDataKeys: ReadonlyArray<{
+    type: 'aws-kms' | 'scope-key'
+    keyId: string
+    blobLength: number
+  }>
+  readonly headerLength: number
+}
+
+/** @internal Parse a message header, turning "ends inside the header" into TruncatedCiphertextError. */
+export function readHeader(message: Uint8Array): MessageHeader {
+  try {
+    return parseHeader(message)
+  } catch (err) {
+    if (err instanceof IncompleteHeader)
+      throw new TruncatedCiphertextError('The message ends inside its header.')
+    throw err
+  }
+}
+
+/**
+ * Read a message's header without any key and without calling KMS: which keys wrap its data key, its
+ * encryption context, its layout. Use it to route a message to the right decryptor, or to audit which KMS
+ * keys your stored data depends on. The values are NOT authenticated until the message is decrypted.
+ *
+ * @example
+ * ```ts
+ * import { inspect } from '@kms-envelope/core'
+ * const info = inspect(ciphertext)
+ * console.log(info.context.tenant, info.encryptedDataKeys.map((k) => k.keyId))
+ * ```
+ */
+export function inspect(message: Uint8Array): MessageInfo {
+  const h = readHeader(message)
+  return {
+    version: h.version,
+    suite: 'AES-256-GCM/HKDF-SHA256/commit',
+    framed: h.contentType === ContentType.Framed,
+    frameLength: h.frameLength,
+    context: h.context,
+    encryptedDataKeys: h.encryptedDataKeys.map((k: EncryptedDataKey) => ({
+      type: k.type === 1 ? ('aws-kms' as const) : ('scope-key' as const),
+      keyId: k.keyId,
+      blobLength: k.blob.length,
+    })),
+    headerLength: h.bytes.length,
+  }
+}

@@ -1,0 +1,116 @@
+import { messageKey } from '../crypto/derive.js'
+import { randomNonce } from '../crypto/nonce.js'
+import { LimitExceededError, MalformedCiphertextError, TruncatedCiphertextError } from '../errors/errors.js'
+import {
+  ContentType,
+  FrameMarker,
+  MAX_FRAMES,
+  MAX_SINGLE_PLAINTEXT,
+  NONCE_LENGTH,
+  TAG_LENGTH,
+} from '../format/constants.js'
+import type { MessageHeader } from '../format/header.js'
+import { openFrame, sealFrame } from './frame.js'
+
+/**
+ * Encrypt `plaintext` as a single (non-framed) message: header prefix || nonce || ciphertext || tag.
+ * `nonce` is only passed by the known-answer vectors; normal use draws a random one.
+ */
+export function sealSingle(
+  prk: Uint8Array,
+  headerPrefix: Uint8Array,
+  plaintext: Uint8Array,
+  nonce = randomNonce(),
+): Buffer {
+  // Precondition: within the single-message limit.
+  if (plaintext.length > MAX_SINGLE_PLAINTEXT) {
+    throw new LimitExceededError(
+      `A single message holds at most ${MAX_SINGLE_PLAINTEXT} bytes; got ${plaintext.length}.`,
+      'Use encryptStream() for large data.',
+    )
+  }
+  const headerLength = headerPrefix.length + NONCE_LENGTH
+  const out = Buffer.allocUnsafe(headerLength + plaintext.length + TAG_LENGTH)
+  out.set(headerPrefix, 0)
+  out.set(nonce, headerPrefix.length)
+  const key = messageKey(prk, nonce)
+  let offset = headerLength
+  try {
+    sealFrame(key, nonce, out.subarray(0, headerLength), 0, true, [plaintext], (bytes) => {
+      out.set(bytes, offset)
+      offset += bytes.length
+    })
+  } finally {
+    key.fill(0)
+  }
+  // Postcondition: the message is exactly header + ciphertext + tag.
+  if (offset !== out.length) throw new Error('sealed length mismatch (bug)')
+  return out
+}
+
+/**
+ * Decrypt the body of a complete in-memory message (single or framed) whose header is `header`.
+ * Returns the plaintext only when every frame authenticated and the final frame was reached.
+ */
+export function openMessage(prk: Uint8Array, header: MessageHeader, message: Uint8Array): Buffer {
+  const key = messageKey(prk, header.nonce)
+  try {
+    const body = message.subarray(header.bytes.length)
+    if (header.contentType === ContentType.Single) {
+      // Precondition: room for the tag.
+      if (body.length < TAG_LENGTH)
+        throw new TruncatedCiphertextError('The message ends before its authentication tag.')
+      const ct = body.subarray(0, body.length - TAG_LENGTH)
+      const parts = openFrame(key, header.nonce, header.bytes, 0, true, [ct], body.subarray(ct.length))
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    }
+    return openFramedBody(key, header, body)
+  } finally {
+    key.fill(0)
+  }
+}
+
+function openFramedBody(key: Uint8Array, header: MessageHeader, body: Uint8Array): Buffer {
+  const frameLength = header.frameLength
+  const view = Buffer.from(body.buffer, body.byteOffset, body.length)
+  const plain: Buffer[] = []
+  let o = 0
+  let sequence = 0
+  try {
+    for (;;) {
+      // Precondition: the body holds another frame (a framed message always ends with a final frame).
+      if (o >= view.length) throw new TruncatedCiphertextError('The message ends before its final frame.')
+      if (sequence >= MAX_FRAMES) throw new MalformedCiphertextError('too many frames')
+      const marker = view[o++]
+      if (marker === FrameMarker.Regular) {
+        if (o + frameLength + TAG_LENGTH > view.length)
+          throw new TruncatedCiphertextError('The message ends inside a frame.')
+        const ct = view.subarray(o, o + frameLength)
+        const tag = view.subarray(o + frameLength, o + frameLength + TAG_LENGTH)
+        plain.push(...openFrame(key, header.nonce, header.bytes, sequence, false, [ct], tag))
+        o += frameLength + TAG_LENGTH
+        sequence++
+        continue
+      }
+      if (marker !== FrameMarker.Final) throw new MalformedCiphertextError(`unknown frame marker ${marker}`)
+      if (o + 4 > view.length) throw new TruncatedCiphertextError('The message ends inside the final frame.')
+      const length = view.readUInt32BE(o)
+      o += 4
+      // Precondition: the final frame is shorter than a regular frame.
+      if (length >= frameLength)
+        throw new MalformedCiphertextError('final frame longer than the frame length')
+      if (o + length + TAG_LENGTH > view.length)
+        throw new TruncatedCiphertextError('The message ends inside the final frame.')
+      const ct = view.subarray(o, o + length)
+      const tag = view.subarray(o + length, o + length + TAG_LENGTH)
+      plain.push(...openFrame(key, header.nonce, header.bytes, sequence, true, [ct], tag))
+      o += length + TAG_LENGTH
+      // Postcondition: nothing follows the final frame.
+      if (o !== view.length) throw new MalformedCiphertextError('bytes follow the final frame')
+      return Buffer.concat(plain)
+    }
+  } catch (err) {
+    for (const b of plain) b.fill(0)
+    throw err
+  }
+}

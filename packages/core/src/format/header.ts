@@ -1,0 +1,276 @@
+import { MalformedCiphertextError, UnsupportedFormatError } from '../errors/errors.js'
+import type { EncryptedDataKey, EncryptionContext, WrappingType } from '../keyring/types.js'
+import {
+  COMMITMENT_LENGTH,
+  ContentType,
+  FORMAT_VERSION,
+  MAX_BLOB_BYTES,
+  MAX_CONTEXT_BYTES,
+  MAX_CONTEXT_PAIRS,
+  MAX_ENCRYPTED_DATA_KEYS,
+  MAX_FRAME_LENGTH,
+  MAX_KEY_ID_BYTES,
+  NONCE_LENGTH,
+  Suite,
+} from './constants.js'
+import type { EncodedPair } from './context.js'
+import { readVarint, varintLength, writeVarint } from './varint.js'
+
+/** The parsed, not yet authenticated, header of a message. */
+export interface MessageHeader {
+  readonly version: typeof FORMAT_VERSION
+  readonly suite: Suite
+  readonly contentType: ContentType
+  /** Plaintext bytes per regular frame (framed messages); 0 for single messages. */
+  readonly frameLength: number
+  readonly context: EncryptionContext
+  readonly encryptedDataKeys: readonly EncryptedDataKey[]
+  readonly commitment: Uint8Array
+  readonly nonce: Uint8Array
+  /** The exact header bytes: authenticated as additional data of every frame. */
+  readonly bytes: Uint8Array
+  /**
+   * The header bytes that identify the data key and context (suite, context, wrapped keys, commitment) as a
+   * latin1 string: the decrypt-side cache key. Same for every message under one data key and context.
+   */
+  readonly keyIdentity: string
+}
+
+/** Thrown internally when the bytes end inside the header; streaming decryption waits for more. */
+export class IncompleteHeader extends Error {}
+
+const KNOWN_WRAPPING_TYPES = new Set<number>([1, 2])
+const MAX_HEADER_BYTES =
+  3 +
+  4 +
+  4 +
+  MAX_CONTEXT_BYTES +
+  MAX_CONTEXT_PAIRS * 8 +
+  1 +
+  MAX_ENCRYPTED_DATA_KEYS * (1 + 4 + MAX_KEY_ID_BYTES + 4 + MAX_BLOB_BYTES) +
+  COMMITMENT_LENGTH +
+  NONCE_LENGTH
+
+/** Everything of a header except the nonce, which is random per message. */
+export interface HeaderFields {
+  readonly suite: Suite
+  readonly contentType: ContentType
+  readonly frameLength: number
+  readonly pairs: readonly EncodedPair[]
+  readonly encryptedDataKeys: readonly EncryptedDataKey[]
+  readonly commitment: Uint8Array
+}
+
+interface EncodedEdk {
+  readonly type: WrappingType
+  readonly id: Buffer
+  readonly blob: Uint8Array
+}
+
+/**
+ * Encode the header without its trailing nonce. The result is the same for every message under one data
+ * key and context, so the envelope computes it once per cached data key and only appends a nonce.
+ */
+export function encodeHeaderPrefix(fields: HeaderFields): Buffer {
+  const edks: EncodedEdk[] = []
+  // Precondition: 1..MAX_ENCRYPTED_DATA_KEYS wrapped keys, each within its limits.
+  if (fields.encryptedDataKeys.length === 0 || fields.encryptedDataKeys.length > MAX_ENCRYPTED_DATA_KEYS) {
+    throw new MalformedCiphertextError(`a message needs 1 to ${MAX_ENCRYPTED_DATA_KEYS} encrypted data keys`)
+  }
+  for (const edk of fields.encryptedDataKeys) {
+    const id = Buffer.from(edk.keyId, 'utf8')
+    if (!KNOWN_WRAPPING_TYPES.has(edk.type))
+      throw new MalformedCiphertextError(`unknown wrapping type ${edk.type}`)
+    if (id.length > MAX_KEY_ID_BYTES)
+      throw new MalformedCiphertextError(`key id longer than ${MAX_KEY_ID_BYTES} bytes`)
+    if (edk.blob.length > MAX_BLOB_BYTES)
+      throw new MalformedCiphertextError(`wrapped key longer than ${MAX_BLOB_BYTES} bytes`)
+    edks.push({ type: edk.type, id, blob: edk.blob })
+  }
+  // Precondition: commitment has its fixed length; frame length in range for framed content.
+  if (fields.commitment.length !== COMMITMENT_LENGTH)
+    throw new MalformedCiphertextError('bad commitment length')
+  const framed = fields.contentType === ContentType.Framed
+  if (framed && (fields.frameLength < 1 || fields.frameLength > MAX_FRAME_LENGTH)) {
+    throw new MalformedCiphertextError(`frame length must be 1..${MAX_FRAME_LENGTH}`)
+  }
+
+  let size = 3 + (framed ? 4 : 0) + varintLength(fields.pairs.length)
+  for (const p of fields.pairs)
+    size += varintLength(p.key.length) + p.key.length + varintLength(p.value.length) + p.value.length
+  size += varintLength(edks.length)
+  for (const e of edks)
+    size += 1 + varintLength(e.id.length) + e.id.length + varintLength(e.blob.length) + e.blob.length
+  size += COMMITMENT_LENGTH
+
+  const out = Buffer.allocUnsafe(size)
+  let o = 0
+  out[o++] = FORMAT_VERSION
+  out[o++] = fields.suite
+  out[o++] = fields.contentType
+  if (framed) o = out.writeUInt32BE(fields.frameLength, o)
+  o = writeVarint(out, o, fields.pairs.length)
+  for (const p of fields.pairs) {
+    o = writeVarint(out, o, p.key.length)
+    o += p.key.copy(out, o)
+    o = writeVarint(out, o, p.value.length)
+    o += p.value.copy(out, o)
+  }
+  o = writeVarint(out, o, edks.length)
+  for (const e of edks) {
+    out[o++] = e.type
+    o = writeVarint(out, o, e.id.length)
+    o += e.id.copy(out, o)
+    o = writeVarint(out, o, e.blob.length)
+    out.set(e.blob, o)
+    o += e.blob.length
+  }
+  out.set(fields.commitment, o)
+  o += COMMITMENT_LENGTH
+  // Postcondition: the computed size was exact.
+  if (o !== size) throw new Error('header size mismatch (bug)')
+  return out
+}
+
+/**
+ * Parse the header at the start of `bytes`. Throws {@link IncompleteHeader} if `bytes` ends inside the header,
+ * MalformedCiphertextError / UnsupportedFormatError if it is not a v1 header. Nothing is authenticated yet:
+ * callers must not act on the header beyond choosing a key and checking the expected context.
+ */
+export function parseHeader(bytes: Uint8Array): MessageHeader {
+  const need = (n: number, o: number) => {
+    if (o + n > bytes.length) {
+      // Postcondition: a header never exceeds MAX_HEADER_BYTES, so a stream cannot make us buffer forever.
+      if (bytes.length >= MAX_HEADER_BYTES)
+        throw new MalformedCiphertextError('header exceeds its size limit')
+      throw new IncompleteHeader()
+    }
+  }
+  const text = (o: number, n: number) => {
+    const s = Buffer.from(bytes.buffer, bytes.byteOffset + o, n)
+    const str = s.toString('utf8')
+    // Precondition: valid UTF-8 (re-encoding gives the same bytes).
+    if (Buffer.byteLength(str, 'utf8') !== n || !Buffer.from(str, 'utf8').equals(s)) {
+      throw new MalformedCiphertextError('a header string is not valid UTF-8')
+    }
+    return str
+  }
+  const varint = (o: number, field: string): [number, number] => {
+    try {
+      return readVarint(bytes, o, field)
+    } catch (err) {
+      if (o + 4 > bytes.length && bytes.length < MAX_HEADER_BYTES) throw new IncompleteHeader()
+      throw err
+    }
+  }
+
+  need(3, 0)
+  const version = bytes[0]!
+  // Precondition: a version this library reads.
+  if (version !== FORMAT_VERSION) {
+    throw new UnsupportedFormatError(
+      `Message format version ${version} is not supported (this library reads version 1).`,
+    )
+  }
+  const suite = bytes[1]!
+  // Precondition: a known algorithm suite.
+  if (suite !== Suite.AES_256_GCM_HKDF_SHA256_COMMIT) {
+    throw new UnsupportedFormatError(
+      `Algorithm suite 0x${suite.toString(16).padStart(2, '0')} is not supported.`,
+    )
+  }
+  const contentType = bytes[2]!
+  // Precondition: a known content type.
+  if (contentType !== ContentType.Single && contentType !== ContentType.Framed) {
+    throw new MalformedCiphertextError(`unknown content type ${contentType}`)
+  }
+  let o = 3
+  let frameLength = 0
+  if (contentType === ContentType.Framed) {
+    need(4, o)
+    frameLength = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32BE(o)
+    o += 4
+    // Precondition: frame length in range.
+    if (frameLength < 1 || frameLength > MAX_FRAME_LENGTH)
+      throw new MalformedCiphertextError('frame length out of range')
+  }
+
+  const identityStart = o
+  let pairCount: number
+  ;[pairCount, o] = varint(o, 'context pair count')
+  // Precondition: context within its limits.
+  if (pairCount > MAX_CONTEXT_PAIRS) throw new MalformedCiphertextError('too many encryption context pairs')
+  const context: Record<string, string> = Object.create(null)
+  let previousKey: Buffer | undefined
+  let contextBytes = 0
+  for (let i = 0; i < pairCount; i++) {
+    let kl: number
+    let vl: number
+    ;[kl, o] = varint(o, 'context key length')
+    need(kl, o)
+    const keyBytes = Buffer.from(bytes.buffer, bytes.byteOffset + o, kl)
+    const key = text(o, kl)
+    o += kl
+    ;[vl, o] = varint(o, 'context value length')
+    need(vl, o)
+    const value = text(o, vl)
+    o += vl
+    contextBytes += kl + vl
+    // Precondition: keys non-empty, strictly ascending (canonical: sorted and unique).
+    if (kl === 0) throw new MalformedCiphertextError('empty encryption context key')
+    if (previousKey && Buffer.compare(previousKey, keyBytes) >= 0) {
+      throw new MalformedCiphertextError('encryption context is not in canonical order')
+    }
+    if (contextBytes > MAX_CONTEXT_BYTES) throw new MalformedCiphertextError('encryption context too large')
+    previousKey = keyBytes
+    context[key] = value
+  }
+
+  let edkCount: number
+  ;[edkCount, o] = varint(o, 'encrypted data key count')
+  // Precondition: 1..MAX_ENCRYPTED_DATA_KEYS wrapped keys.
+  if (edkCount < 1 || edkCount > MAX_ENCRYPTED_DATA_KEYS) {
+    throw new MalformedCiphertextError(`encrypted data key count ${edkCount} out of range`)
+  }
+  const encryptedDataKeys: EncryptedDataKey[] = []
+  for (let i = 0; i < edkCount; i++) {
+    need(1, o)
+    const type = bytes[o++]!
+    if (!KNOWN_WRAPPING_TYPES.has(type)) throw new MalformedCiphertextError(`unknown wrapping type ${type}`)
+    let idLength: number
+    let blobLength: number
+    ;[idLength, o] = varint(o, 'key id length')
+    if (idLength > MAX_KEY_ID_BYTES) throw new MalformedCiphertextError('key id too long')
+    need(idLength, o)
+    const keyId = text(o, idLength)
+    o += idLength
+    ;[blobLength, o] = varint(o, 'wrapped key length')
+    if (blobLength > MAX_BLOB_BYTES) throw new MalformedCiphertextError('wrapped key too long')
+    need(blobLength, o)
+    const blob = Uint8Array.prototype.slice.call(bytes, o, o + blobLength)
+    o += blobLength
+    encryptedDataKeys.push(Object.freeze({ type: type as WrappingType, keyId, blob }))
+  }
+
+  need(COMMITMENT_LENGTH + NONCE_LENGTH, o)
+  const commitment = Uint8Array.prototype.slice.call(bytes, o, o + COMMITMENT_LENGTH)
+  o += COMMITMENT_LENGTH
+  const keyIdentity =
+    String.fromCharCode(suite) +
+    Buffer.from(bytes.buffer, bytes.byteOffset + identityStart, o - identityStart).toString('latin1')
+  const nonce = Uint8Array.prototype.slice.call(bytes, o, o + NONCE_LENGTH)
+  o += NONCE_LENGTH
+
+  return {
+    version: FORMAT_VERSION,
+    suite: suite as Suite,
+    contentType: contentType as ContentType,
+    frameLength,
+    context: Object.freeze(context),
+    encryptedDataKeys: Object.freeze(encryptedDataKeys),
+    commitment,
+    nonce,
+    bytes: Uint8Array.prototype.slice.call(bytes, 0, o),
+    keyIdentity,
+  }
+}

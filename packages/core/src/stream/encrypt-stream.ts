@@ -1,0 +1,125 @@
+import { Transform, type TransformCallback } from 'node:stream'
+import { sealFrame } from '../envelope/frame.js'
+import { LimitExceededError } from '../errors/errors.js'
+import { FrameMarker, MAX_FRAMES } from '../format/constants.js'
+
+/** What an encrypting stream needs once its data key is ready. */
+export interface StreamSealingKey {
+  /** The complete header (prefix and nonce). */
+  readonly header: Buffer
+  readonly nonce: Buffer
+  /** The per-message key; the stream wipes it when it ends or is destroyed. */
+  readonly messageKey: Buffer
+}
+
+const REGULAR_MARKER = Buffer.from([FrameMarker.Regular])
+
+/**
+ * A Node.js Transform that writes a framed message: the header, then one regular frame per `frameLength`
+ * plaintext bytes, then a final frame (possibly empty) when the input ends. Memory use is one frame.
+ * Obtained from `Envelope#encryptStream`.
+ */
+export class EncryptStream extends Transform {
+  readonly #frameLength: number
+  readonly #start: () => Promise<StreamSealingKey>
+  #key: StreamSealingKey | undefined
+  #pending: Buffer[] = []
+  #pendingBytes = 0
+  #sequence = 0
+  #plaintextBytes = 0
+
+  constructor(frameLength: number, start: () => Promise<StreamSealingKey>) {
+    super()
+    this.#frameLength = frameLength
+    this.#start = start
+  }
+
+  /** Plaintext bytes consumed so far (for progress reporting). */
+  get plaintextBytes(): number {
+    return this.#plaintextBytes
+  }
+
+  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk
+    if (this.#key) {
+      this.#feed(bytes, callback)
+      return
+    }
+    this.#begin().then(() => this.#feed(bytes, callback), callback)
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const finish = () => {
+      try {
+        const key = this.#key!
+        const rest = this.#pending
+        const length = this.#pendingBytes
+        const head = Buffer.allocUnsafe(5)
+        head[0] = FrameMarker.Final
+        head.writeUInt32BE(length, 1)
+        this.push(head)
+        sealFrame(key.messageKey, key.nonce, key.header, this.#sequence, true, rest, (b) => this.push(b))
+        this.#pending = []
+        this.#pendingBytes = 0
+        this.#wipe()
+        callback()
+      } catch (err) {
+        callback(err as Error)
+      }
+    }
+    if (this.#key) finish()
+    else this.#begin().then(finish, callback)
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.#wipe()
+    callback(error)
+  }
+
+  async #begin(): Promise<void> {
+    this.#key = await this.#start()
+    this.push(this.#key.header)
+  }
+
+  #feed(bytes: Buffer, callback: TransformCallback): void {
+    try {
+      this.#plaintextBytes += bytes.length
+      this.#pending.push(bytes)
+      this.#pendingBytes += bytes.length
+      // A full frame is always a regular frame: the final frame is strictly shorter than frameLength.
+      while (this.#pendingBytes >= this.#frameLength) this.#sealRegular()
+      callback()
+    } catch (err) {
+      callback(err as Error)
+    }
+  }
+
+  #sealRegular(): void {
+    // Precondition: the frame counter stays within u32 (the final frame needs one more number).
+    if (this.#sequence >= MAX_FRAMES - 1) {
+      throw new LimitExceededError('The stream exceeds 2^32 - 1 frames.', 'Use a larger frameLength.')
+    }
+    const pieces: Buffer[] = []
+    let need = this.#frameLength
+    while (need > 0) {
+      const head = this.#pending[0]!
+      if (head.length <= need) {
+        pieces.push(head)
+        this.#pending.shift()
+        need -= head.length
+      } else {
+        pieces.push(head.subarray(0, need))
+        this.#pending[0] = head.subarray(need)
+        need = 0
+      }
+    }
+    this.#pendingBytes -= this.#frameLength
+    const key = this.#key!
+    this.push(REGULAR_MARKER)
+    sealFrame(key.messageKey, key.nonce, key.header, this.#sequence++, false, pieces, (b) => this.push(b))
+  }
+
+  #wipe(): void {
+    this.#key?.messageKey.fill(0)
+  }
+}

@@ -1,0 +1,120 @@
+// An independent, deliberately plain implementation of envelope format v1 written from docs/FORMAT.md,
+// using crypto.hkdfSync (not the library's HMAC code). It generates the known-answer vectors and checks
+// the library against them.
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
+
+export interface RefEdk {
+  type: number
+  keyId: string
+  blobHex: string
+}
+
+export interface RefInput {
+  dataKeyHex: string
+  nonceHex: string
+  context: Record<string, string>
+  edks: RefEdk[]
+  frameLength: number // 0 = single
+  plaintextHex: string
+}
+
+const SALT = Buffer.from('kms-envelope/v1/AES-256-GCM/HKDF-SHA256/commit', 'ascii')
+
+function varint(n: number): Buffer {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n >>>= 7
+  }
+  out.push(n)
+  return Buffer.from(out)
+}
+
+function lp(b: Buffer): Buffer {
+  return Buffer.concat([varint(b.length), b])
+}
+
+export function refCommitment(dataKey: Buffer): Buffer {
+  return Buffer.from(
+    hkdfSync('sha256', dataKey, SALT, Buffer.from('kms-envelope/v1/key-commitment', 'ascii'), 32),
+  )
+}
+
+export function refMessageKey(dataKey: Buffer, nonce: Buffer): Buffer {
+  const info = Buffer.concat([Buffer.from('kms-envelope/v1/message-key', 'ascii'), nonce])
+  return Buffer.from(hkdfSync('sha256', dataKey, SALT, info, 32))
+}
+
+function iv(nonce: Buffer, seq: number): Buffer {
+  const out = Buffer.from(nonce)
+  out.writeUInt32BE((out.readUInt32BE(8) ^ seq) >>> 0, 8)
+  return out
+}
+
+function suffix(seq: number, final: boolean): Buffer {
+  const b = Buffer.alloc(5)
+  b.writeUInt32BE(seq, 0)
+  b[4] = final ? 1 : 0
+  return b
+}
+
+export function refHeader(input: RefInput): Buffer {
+  const dataKey = Buffer.from(input.dataKeyHex, 'hex')
+  const framed = input.frameLength > 0
+  const parts: Buffer[] = [Buffer.from([1, 1, framed ? 2 : 1])]
+  if (framed) {
+    const fl = Buffer.alloc(4)
+    fl.writeUInt32BE(input.frameLength)
+    parts.push(fl)
+  }
+  const pairs = Object.entries(input.context)
+    .map(([k, v]) => [Buffer.from(k, 'utf8'), Buffer.from(v, 'utf8')] as const)
+    .sort((a, b) => Buffer.compare(a[0], b[0]))
+  parts.push(varint(pairs.length))
+  for (const [k, v] of pairs) parts.push(lp(k), lp(v))
+  parts.push(varint(input.edks.length))
+  for (const e of input.edks) {
+    parts.push(Buffer.from([e.type]), lp(Buffer.from(e.keyId, 'utf8')), lp(Buffer.from(e.blobHex, 'hex')))
+  }
+  parts.push(refCommitment(dataKey), Buffer.from(input.nonceHex, 'hex'))
+  return Buffer.concat(parts)
+}
+
+function seal(key: Buffer, nonce: Buffer, header: Buffer, seq: number, final: boolean, pt: Buffer): Buffer {
+  const c = createCipheriv('aes-256-gcm', key, iv(nonce, seq))
+  c.setAAD(Buffer.concat([header, suffix(seq, final)]))
+  return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()])
+}
+
+/** Encrypt per the spec. */
+export function refEncrypt(input: RefInput): Buffer {
+  const dataKey = Buffer.from(input.dataKeyHex, 'hex')
+  const nonce = Buffer.from(input.nonceHex, 'hex')
+  const header = refHeader(input)
+  const key = refMessageKey(dataKey, nonce)
+  const pt = Buffer.from(input.plaintextHex, 'hex')
+  if (input.frameLength === 0) return Buffer.concat([header, seal(key, nonce, header, 0, true, pt)])
+  const out: Buffer[] = [header]
+  let seq = 0
+  let o = 0
+  while (pt.length - o >= input.frameLength) {
+    out.push(Buffer.from([0]), seal(key, nonce, header, seq++, false, pt.subarray(o, o + input.frameLength)))
+    o += input.frameLength
+  }
+  const last = pt.subarray(o)
+  const len = Buffer.alloc(4)
+  len.writeUInt32BE(last.length)
+  out.push(Buffer.from([1]), len, seal(key, nonce, header, seq, true, last))
+  return Buffer.concat(out)
+}
+
+/** Decrypt a single (non-framed) message per the spec, given its header length. */
+export function refDecryptSingle(dataKey: Buffer, message: Buffer, headerLength: number): Buffer {
+  const header = message.subarray(0, headerLength)
+  const nonce = header.subarray(headerLength - 12)
+  const key = refMessageKey(dataKey, nonce)
+  const d = createDecipheriv('aes-256-gcm', key, nonce)
+  d.setAAD(Buffer.concat([header, suffix(0, true)]))
+  d.setAuthTag(message.subarray(message.length - 16))
+  return Buffer.concat([d.update(message.subarray(headerLength, message.length - 16)), d.final()])
+}
