@@ -19,6 +19,7 @@ import {
 } from '../format/constants.js'
 import { canonicalContext, contextId, type EncodedPair } from '../format/context.js'
 import type { MessageHeader } from '../format/header.js'
+import { HeaderMemo } from '../format/header-memo.js'
 import type { EncryptedDataKey, EncryptionContext, Keyring } from '../keyring/types.js'
 import { DecryptStream } from '../stream/decrypt-stream.js'
 import { EncryptStream } from '../stream/encrypt-stream.js'
@@ -110,6 +111,7 @@ export class Envelope {
   readonly #frameLength: number
   readonly #maxSingle: number
   readonly #uncached = new Uncached<DataKeyMaterial>()
+  readonly #headers = new HeaderMemo()
 
   constructor(options: EnvelopeOptions) {
     // Precondition: a keyring.
@@ -183,7 +185,7 @@ export class Envelope {
     if (!(message instanceof Uint8Array)) {
       throw new MalformedCiphertextError('decrypt() takes the Uint8Array that encrypt() returned')
     }
-    const header = readHeader(message)
+    const header = readHeader(message, this.#headers)
     assertExpectedContext(header.context, options.expectedContext)
     const lease = await this.#cache.acquireDecrypt(header.keyIdentity, () => this.#unwrap(header))
     try {

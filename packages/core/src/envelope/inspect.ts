@@ -1,6 +1,7 @@
 import { TruncatedCiphertextError } from '../errors/errors.js'
 import { ContentType } from '../format/constants.js'
 import { IncompleteHeader, type MessageHeader, parseHeader } from '../format/header.js'
+import type { HeaderMemo } from '../format/header-memo.js'
 import type { EncryptedDataKey, EncryptionContext } from '../keyring/types.js'
 
 /** What {@link inspect} reveals about a message without any key. Nothing here is authenticated yet. */
@@ -20,9 +21,9 @@ export interface MessageInfo {
 }
 
 /** @internal Parse a message header, turning "ends inside the header" into TruncatedCiphertextError. */
-export function readHeader(message: Uint8Array): MessageHeader {
+export function readHeader(message: Uint8Array, memo?: HeaderMemo): MessageHeader {
   try {
-    return parseHeader(message)
+    return memo ? memo.parse(message) : parseHeader(message)
   } catch (err) {
     if (err instanceof IncompleteHeader)
       throw new TruncatedCiphertextError('The message ends inside its header.')
