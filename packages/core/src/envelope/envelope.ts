@@ -17,7 +17,7 @@ import {
   MAX_FRAME_LENGTH,
   Suite,
 } from '../format/constants.js'
-import { canonicalContext, contextId, type EncodedPair } from '../format/context.js'
+import { ContextMemo, type EncodedPair } from '../format/context.js'
 import type { MessageHeader } from '../format/header.js'
 import { HeaderMemo } from '../format/header-memo.js'
 import type { EncryptedDataKey, EncryptionContext, Keyring } from '../keyring/types.js'
@@ -112,6 +112,7 @@ export class Envelope {
   readonly #maxSingle: number
   readonly #uncached = new Uncached<DataKeyMaterial>()
   readonly #headers = new HeaderMemo()
+  readonly #contexts = new ContextMemo()
 
   constructor(options: EnvelopeOptions) {
     // Precondition: a keyring.
@@ -142,8 +143,8 @@ export class Envelope {
         'Use encryptJson() for other values.',
       )
     }
-    const { pairs, context } = canonicalContext(options.context)
-    const lease = await this.#cache.acquireEncrypt(this.#partition(pairs), plaintext.length, () =>
+    const { pairs, context, id } = this.#contexts.canonical(options.context)
+    const lease = await this.#cache.acquireEncrypt(this.#partition(id), plaintext.length, () =>
       this.#generate(context, pairs),
     )
     try {
@@ -222,14 +223,14 @@ export class Envelope {
    */
   encryptStream(options: EncryptStreamOptions = {}): EncryptStream {
     const frameLength = checkFrameLength(options.frameLength ?? this.#frameLength)
-    const { pairs, context } = canonicalContext(options.context)
+    const { pairs, context, id } = this.#contexts.canonical(options.context)
     const length = options.plaintextLength
     return new EncryptStream(frameLength, async () => {
       const load = () => this.#generate(context, pairs)
       const lease =
         length === undefined
           ? await this.#uncached.acquireEncrypt('', 0, load)
-          : await this.#cache.acquireEncrypt(this.#partition(pairs), length, load)
+          : await this.#cache.acquireEncrypt(this.#partition(id), length, load)
       try {
         const material = usable(lease)
         const nonce = randomNonce()
@@ -287,8 +288,8 @@ export class Envelope {
     this.#cache.purge()
   }
 
-  #partition(pairs: readonly EncodedPair[]): string {
-    return `${this.#keyring.partition}\u0000${contextId(pairs)}`
+  #partition(contextId: string): string {
+    return `${this.#keyring.partition}\u0000${contextId}`
   }
 
   async #generate(context: EncryptionContext, pairs: readonly EncodedPair[]) {

@@ -74,3 +74,44 @@ export function contextId(pairs: readonly EncodedPair[]): string {
   }
   return id
 }
+
+/** A validated, canonical context with its cache-partition id. */
+export interface CanonicalContext {
+  readonly pairs: EncodedPair[]
+  readonly context: EncryptionContext
+  readonly id: string
+}
+
+const MAX_MEMO = 1024
+
+/**
+ * Validating and encoding a context costs more than encrypting a small message, and applications use a
+ * handful of contexts over and over. This memo maps the context's pairs, in the caller's key order and
+ * length-prefixed (so no two contexts share a memo key), to the canonical form computed once.
+ */
+export class ContextMemo {
+  #memo = new Map<string, CanonicalContext>()
+
+  canonical(context: EncryptionContext | undefined): CanonicalContext {
+    if (context === undefined || context === null || typeof context !== 'object')
+      return this.#compute(context, '')
+    let key = ''
+    for (const k of Object.keys(context)) {
+      const v = context[k]
+      // Anything unusual goes through full validation (which throws).
+      if (typeof v !== 'string') return this.#compute(context, undefined)
+      key += `${k.length}:${k}${v.length}:${v}`
+    }
+    return this.#memo.get(key) ?? this.#compute(context, key)
+  }
+
+  #compute(context: EncryptionContext | undefined, key: string | undefined): CanonicalContext {
+    const { pairs, context: frozen } = canonicalContext(context)
+    const result = { pairs, context: frozen, id: contextId(pairs) }
+    if (key !== undefined) {
+      if (this.#memo.size >= MAX_MEMO) this.#memo.clear()
+      this.#memo.set(key, result)
+    }
+    return result
+  }
+}
