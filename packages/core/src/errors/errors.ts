@@ -217,3 +217,17 @@ export class KeyDestroyedError extends KmsEnvelopeError {
     this.destroyedBy = destroyedBy
   }
 }
+
+/** The scope-key store failed, is locked, holds a corrupt record, or lacks a referenced scope key version. */
+export class KeyStoreError extends KmsEnvelopeError {
+  readonly reason: 'NOT_FOUND' | 'UNAVAILABLE' | 'LOCKED' | 'CORRUPT' | 'CONFLICT'
+  constructor(
+    reason: KeyStoreError['reason'],
+    detail: string,
+    remedy: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_KEY_STORE', detail, remedy, options)
+    this.reason = reason
+  }
+}

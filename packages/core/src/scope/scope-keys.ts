@@ -1,0 +1,325 @@
+/**
+ * The engine behind {@link KeyHierarchy} and {@link ScopeKeyring}: finds or creates the current version of
+ * a scope, unwraps versions, and records what it does in the audit trail. Internal.
+ */
+import { hostname } from 'node:os'
+import type { KMSClient } from '@aws-sdk/client-kms'
+import { ConfigurationError, KeyDestroyedError, KeyStoreError } from '../errors/errors.js'
+import type { EncryptionContext } from '../keyring/types.js'
+import { bindingContext, MAX_SCOPE_KEY_VERSION } from './binding.js'
+import type { AuditAction, KeyStore, ScopeKeyVersion, ScopeRecord, Tombstone } from './key-store.js'
+import { assertScopeId } from './scope-id.js'
+import {
+  generateScopeKey,
+  generateWrappedScopeKey,
+  rewrapScopeKey,
+  type ScopeKmsTarget,
+  unwrapScopeKey,
+} from './scope-kms.js'
+import { type KeyWindow, keyWindow } from './window.js'
+
+/** How many times a conditional write is retried after losing a race before giving up. */
+const MAX_RACES = 16
+
+/** Resolved configuration of a hierarchy. */
+export interface ScopeKeysConfig {
+  readonly kms: KMSClient
+  readonly grantTokens?: readonly string[]
+  readonly rootKeyId: string
+  readonly store: KeyStore
+  readonly keyWindowMs: number | undefined
+  readonly context: EncryptionContext
+  readonly actor: string
+  readonly clock: () => number
+}
+
+/** The default actor recorded in the audit trail: this process on this host. */
+export function defaultActor(): string {
+  return `pid:${process.pid}@${hostname()}`
+}
+
+/** ISO time for error messages. */
+export function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString()
+}
+
+function destroyedScope(scopeId: string, t: Tombstone | undefined): KeyDestroyedError {
+  return new KeyDestroyedError(`Scope "${scopeId}"`, iso(t?.destroyedAt), t?.destroyedBy)
+}
+
+/** A plaintext scope key and the record it belongs to. The caller owns (and zeroizes) `plaintext`. */
+export interface UnwrappedScopeKey {
+  readonly plaintext: Uint8Array
+  readonly record: ScopeKeyVersion
+}
+
+/** Internal engine; see the file comment. */
+export class ScopeKeys {
+  readonly config: ScopeKeysConfig
+  readonly #kms: ScopeKmsTarget
+
+  constructor(config: ScopeKeysConfig) {
+    this.config = config
+    this.#kms = { client: config.kms, ...(config.grantTokens ? { grantTokens: config.grantTokens } : {}) }
+  }
+
+  get kms(): ScopeKmsTarget {
+    return this.#kms
+  }
+
+  now(): number {
+    return this.config.clock()
+  }
+
+  async audit(action: AuditAction, scopeId: string, actor: string, version?: number, detail?: string) {
+    await this.config.store.appendAudit({
+      at: this.now(),
+      actor,
+      action,
+      scopeId,
+      ...(version === undefined ? {} : { version }),
+      ...(detail === undefined ? {} : { detail }),
+    })
+  }
+
+  /** The scope record, created if missing. Throws KeyDestroyedError for a destroyed scope. */
+  async activeScope(scopeId: string): Promise<ScopeRecord> {
+    assertScopeId(scopeId)
+    const store = this.config.store
+    const record =
+      (await store.getScope(scopeId)) ??
+      (await store.createScope({ scopeId, state: 'active', createdAt: this.now(), revision: 1 })).record
+    // Precondition: the scope was not shredded.
+    if (record.state === 'destroyed') throw destroyedScope(scopeId, record.tombstone)
+    return record
+  }
+
+  /**
+   * The plaintext key of the scope's current version: the latest version if it is active and its window
+   * has not ended, else a new version for the current window (created once even when several processes
+   * race: the store's create-if-absent decides, the losers use the winner's version).
+   */
+  async currentKey(scopeId: string): Promise<UnwrappedScopeKey> {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const scope = await this.activeScope(scopeId)
+      const latest = await this.config.store.latestVersion(scopeId)
+      if (latest?.state === 'active' && (latest.windowEnd === null || this.now() < latest.windowEnd)) {
+        return { plaintext: await this.unwrap(scopeId, latest.version, latest), record: latest }
+      }
+      const created = await this.createVersion(
+        scope,
+        (latest?.version ?? 0) + 1,
+        keyWindow(this.now(), this.config.keyWindowMs),
+        'create-version',
+        this.config.actor,
+        true,
+      )
+      if (created) return created as UnwrappedScopeKey
+    }
+    throw new KeyStoreError(
+      'CONFLICT',
+      `Could not settle the current key version of scope "${scopeId}" after ${MAX_RACES} attempts.`,
+      'Another process keeps creating versions (a rotate() loop?); retry later.',
+    )
+  }
+
+  /**
+   * Create `version` of the scope under the scope's root key, unless it exists (then undefined). With
+   * `withPlaintext` false the key is generated wrapped only (GenerateDataKeyWithoutPlaintext).
+   */
+  async createVersion(
+    scope: ScopeRecord,
+    version: number,
+    window: KeyWindow,
+    action: AuditAction,
+    actor: string,
+    withPlaintext: boolean,
+  ): Promise<{ plaintext?: Uint8Array; record: ScopeKeyVersion } | undefined> {
+    const { scopeId } = scope
+    // Precondition: the version number fits the message field.
+    if (version > MAX_SCOPE_KEY_VERSION) {
+      throw new ConfigurationError(
+        `Scope "${scopeId}" has used every version number.`,
+        'Use a longer key window or a new scope id.',
+      )
+    }
+    const rootKeyId = scope.rootKeyId ?? this.config.rootKeyId
+    const context = bindingContext(scopeId, version, this.config.context)
+    const generated = withPlaintext
+      ? await generateScopeKey(this.#kms, rootKeyId, context)
+      : { ...(await generateWrappedScopeKey(this.#kms, rootKeyId, context)), plaintext: undefined }
+    let record: ScopeKeyVersion = {
+      scopeId,
+      version,
+      state: 'active',
+      createdAt: this.now(),
+      createdBy: actor,
+      windowStart: window.start,
+      windowEnd: window.end,
+      wrappingKeyId: generated.keyArn,
+      wrappedKey: generated.wrappedKey,
+      context: { ...this.config.context },
+      revision: 1,
+    }
+    const result = await this.config.store.createVersion(record)
+    if (!result.created) {
+      generated.plaintext?.fill(0)
+      return undefined
+    }
+    await this.audit(action, scopeId, actor, version, `wrapped by ${generated.keyArn}`)
+    try {
+      record = await this.#reconcile(scope, record)
+    } catch (err) {
+      generated.plaintext?.fill(0)
+      throw err
+    }
+    return { ...(generated.plaintext ? { plaintext: generated.plaintext } : {}), record }
+  }
+
+  /**
+   * A new version was written while the scope may have changed (destroyScope or a key switch running in
+   * another process). Each side writes first and reads second, so at least one of them sees the other:
+   * here, a destroyed scope destroys the new version, a switched root key re-wraps it.
+   */
+  async #reconcile(before: ScopeRecord, record: ScopeKeyVersion): Promise<ScopeKeyVersion> {
+    const after = await this.config.store.getScope(record.scopeId)
+    if (!after || after.revision === before.revision) return record
+    if (after.state === 'destroyed') {
+      await this.destroyVersion(
+        record.scopeId,
+        record.version,
+        after.tombstone?.destroyedBy ?? this.config.actor,
+        'scope destroyed',
+      )
+      throw destroyedScope(record.scopeId, after.tombstone)
+    }
+    if (after.rootKeyId && after.rootKeyId !== record.wrappingKeyId) {
+      return (
+        (await this.rewrapVersion(record.scopeId, record.version, after.rootKeyId, this.config.actor)) ??
+        record
+      )
+    }
+    return record
+  }
+
+  /**
+   * Unwrap (scopeId, version). The binding context is built from the caller's scope id and version (those
+   * of the message), never from the record, so a wrapped key copied elsewhere in the store fails in KMS.
+   */
+  async unwrap(scopeId: string, version: number, known?: ScopeKeyVersion): Promise<Uint8Array> {
+    let record = known ?? (await this.config.store.getVersion(scopeId, version))
+    for (let attempt = 0; ; attempt++) {
+      // Precondition: the version exists in this store.
+      if (!record) {
+        throw new KeyStoreError(
+          'NOT_FOUND',
+          `Scope key "${scopeId}" version ${version} is not in the key store.`,
+          'Decrypt with the key store the message was encrypted with (same directory or table).',
+        )
+      }
+      // Precondition: the version was not shredded.
+      if (record.state === 'destroyed' || !record.wrappedKey) {
+        throw new KeyDestroyedError(
+          `Scope key "${scopeId}" version ${version}`,
+          iso(record.tombstone?.destroyedAt),
+          record.tombstone?.destroyedBy,
+        )
+      }
+      try {
+        return await unwrapScopeKey(
+          this.#kms,
+          record.wrappingKeyId,
+          record.wrappedKey,
+          bindingContext(scopeId, version, record.context),
+        )
+      } catch (err) {
+        // A key switch or destruction may have replaced the record since it was read: read it again once.
+        const fresh = attempt === 0 ? await this.config.store.getVersion(scopeId, version) : undefined
+        if (!fresh || fresh.revision === record.revision) throw err
+        record = fresh
+      }
+    }
+  }
+
+  /** Destroy one version (idempotent). Returns the tombstoned record, or undefined if it does not exist. */
+  async destroyVersion(
+    scopeId: string,
+    version: number,
+    actor: string,
+    reason?: string,
+  ): Promise<ScopeKeyVersion | undefined> {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const record = await this.config.store.getVersion(scopeId, version)
+      if (!record) return undefined
+      if (record.state === 'destroyed') return record
+      const { wrappedKey: _dropped, ...rest } = record
+      const tombstone: Tombstone = {
+        destroyedAt: this.now(),
+        destroyedBy: actor,
+        ...(reason ? { reason } : {}),
+      }
+      const destroyed: ScopeKeyVersion = {
+        ...rest,
+        state: 'destroyed',
+        tombstone,
+        revision: record.revision + 1,
+      }
+      if (await this.config.store.updateVersion(destroyed, record.revision)) {
+        await this.audit('destroy-version', scopeId, actor, version, reason)
+        return destroyed
+      }
+    }
+    throw new KeyStoreError(
+      'CONFLICT',
+      `Scope key "${scopeId}" version ${version} kept changing while being destroyed.`,
+      'Retry the destruction.',
+    )
+  }
+
+  /**
+   * Re-wrap one version under `targetArn` with KMS ReEncrypt and replace its record atomically. Returns
+   * the new record; undefined when the version is gone or destroyed. Skips (returns as is) a version already
+   * under `targetArn`.
+   */
+  async rewrapVersion(
+    scopeId: string,
+    version: number,
+    targetArn: string,
+    actor: string,
+  ): Promise<ScopeKeyVersion | undefined> {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const record = await this.config.store.getVersion(scopeId, version)
+      if (!record || record.state === 'destroyed' || !record.wrappedKey) return undefined
+      if (record.wrappingKeyId === targetArn) return record
+      const moved = await rewrapScopeKey(
+        this.#kms,
+        record.wrappingKeyId,
+        targetArn,
+        record.wrappedKey,
+        bindingContext(scopeId, version, record.context),
+      )
+      const next: ScopeKeyVersion = {
+        ...record,
+        wrappingKeyId: moved.keyArn,
+        wrappedKey: moved.wrappedKey,
+        rewrappedAt: this.now(),
+        revision: record.revision + 1,
+      }
+      if (await this.config.store.updateVersion(next, record.revision)) {
+        await this.audit(
+          'rewrap-version',
+          scopeId,
+          actor,
+          version,
+          `${record.wrappingKeyId} -> ${moved.keyArn}`,
+        )
+        return next
+      }
+    }
+    throw new KeyStoreError(
+      'CONFLICT',
+      `Scope key "${scopeId}" version ${version} kept changing during the key switch.`,
+      'Run rewrap() again; it resumes where it stopped.',
+    )
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The three KMS operations on scope keys, always with the binding encryption context: GenerateDataKey
+ * (a new version), Decrypt (unwrap a version) and ReEncrypt (key switch, plaintext never leaves KMS).
+ * KMS exceptions become core errors through `mapKmsError`.
+ */
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  GenerateDataKeyCommand,
+  GenerateDataKeyWithoutPlaintextCommand,
+  type KMSClient,
+  ReEncryptCommand,
+} from '@aws-sdk/client-kms'
+import { InvalidKeyError, KmsEnvelopeError, TamperedCiphertextError } from '../errors/errors.js'
+import type { EncryptionContext } from '../keyring/types.js'
+import { mapKmsError } from '../kms/index.js'
+
+const KEY_BYTES = 32
+
+/** What every KMS call of a hierarchy shares. */
+export interface ScopeKmsTarget {
+  readonly client: KMSClient
+  readonly grantTokens?: readonly string[]
+}
+
+function grants(target: ScopeKmsTarget): { GrantTokens?: string[] } {
+  return target.grantTokens?.length ? { GrantTokens: [...target.grantTokens] } : {}
+}
+
+function badResponse(operation: string): KmsEnvelopeError {
+  return new KmsEnvelopeError(
+    'ERR_KMS_RESPONSE',
+    `KMS returned an incomplete ${operation} response.`,
+    'Check that the endpoint is AWS KMS (or a faithful emulator).',
+  )
+}
+
+/** A new scope key. The caller owns `plaintext` (zeroize it). */
+export async function generateScopeKey(
+  target: ScopeKmsTarget,
+  rootKeyId: string,
+  context: EncryptionContext,
+): Promise<{ plaintext: Uint8Array; wrappedKey: Uint8Array; keyArn: string }> {
+  let out: { Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array; KeyId?: string }
+  try {
+    out = await target.client.send(
+      new GenerateDataKeyCommand({
+        KeyId: rootKeyId,
+        KeySpec: 'AES_256',
+        EncryptionContext: { ...context },
+        ...grants(target),
+      }),
+    )
+  } catch (err) {
+    throw mapKmsError(err, { operation: 'GenerateDataKey', keyId: rootKeyId })
+  }
+  // Postcondition: a 32-byte key, its wrapped copy and the key ARN.
+  if (out.Plaintext?.length !== KEY_BYTES || !out.CiphertextBlob?.length || !out.KeyId) {
+    out.Plaintext?.fill(0)
+    throw badResponse('GenerateDataKey')
+  }
+  return { plaintext: out.Plaintext, wrappedKey: out.CiphertextBlob, keyArn: out.KeyId }
+}
+
+/** A new scope key, wrapped only: the plaintext never leaves KMS (used by rotate()). */
+export async function generateWrappedScopeKey(
+  target: ScopeKmsTarget,
+  rootKeyId: string,
+  context: EncryptionContext,
+): Promise<{ wrappedKey: Uint8Array; keyArn: string }> {
+  let out: { CiphertextBlob?: Uint8Array; KeyId?: string }
+  try {
+    out = await target.client.send(
+      new GenerateDataKeyWithoutPlaintextCommand({
+        KeyId: rootKeyId,
+        KeySpec: 'AES_256',
+        EncryptionContext: { ...context },
+        ...grants(target),
+      }),
+    )
+  } catch (err) {
+    throw mapKmsError(err, { operation: 'GenerateDataKeyWithoutPlaintext', keyId: rootKeyId })
+  }
+  // Postcondition: a wrapped key and the key ARN.
+  if (!out.CiphertextBlob?.length || !out.KeyId) throw badResponse('GenerateDataKeyWithoutPlaintext')
+  return { wrappedKey: out.CiphertextBlob, keyArn: out.KeyId }
+}
+
+/** Unwrap a scope key under exactly `keyArn` with the binding context. The caller owns the result. */
+export async function unwrapScopeKey(
+  target: ScopeKmsTarget,
+  keyArn: string,
+  wrappedKey: Uint8Array,
+  context: EncryptionContext,
+): Promise<Uint8Array> {
+  let out: { Plaintext?: Uint8Array; KeyId?: string }
+  try {
+    out = await target.client.send(
+      new DecryptCommand({
+        KeyId: keyArn,
+        CiphertextBlob: wrappedKey,
+        EncryptionContext: { ...context },
+        ...grants(target),
+      }),
+    )
+  } catch (err) {
+    throw mapKmsError(err, { operation: 'Decrypt', keyId: keyArn })
+  }
+  // Postcondition: KMS used the named key and returned 32 bytes.
+  if (out.KeyId !== undefined && out.KeyId !== keyArn) {
+    out.Plaintext?.fill(0)
+    throw new TamperedCiphertextError(`KMS unwrapped the scope key with ${out.KeyId}, not ${keyArn}.`)
+  }
+  if (out.Plaintext?.length !== KEY_BYTES) {
+    out.Plaintext?.fill(0)
+    throw new TamperedCiphertextError('The wrapped scope key did not decrypt to 32 bytes.')
+  }
+  return out.Plaintext
+}
+
+/** Re-wrap a scope key under `destinationKeyId` inside KMS (ReEncrypt), keeping the binding context. */
+export async function rewrapScopeKey(
+  target: ScopeKmsTarget,
+  sourceKeyArn: string,
+  destinationKeyId: string,
+  wrappedKey: Uint8Array,
+  context: EncryptionContext,
+): Promise<{ wrappedKey: Uint8Array; keyArn: string }> {
+  let out: { CiphertextBlob?: Uint8Array; KeyId?: string }
+  try {
+    out = await target.client.send(
+      new ReEncryptCommand({
+        CiphertextBlob: wrappedKey,
+        SourceKeyId: sourceKeyArn,
+        SourceEncryptionContext: { ...context },
+        DestinationKeyId: destinationKeyId,
+        DestinationEncryptionContext: { ...context },
+        ...grants(target),
+      }),
+    )
+  } catch (err) {
+    throw mapKmsError(err, { operation: 'ReEncrypt', keyId: destinationKeyId })
+  }
+  // Postcondition: a new blob and the destination key ARN.
+  if (!out.CiphertextBlob?.length || !out.KeyId) throw badResponse('ReEncrypt')
+  return { wrappedKey: out.CiphertextBlob, keyArn: out.KeyId }
+}
+
+/** The ARN of a root key given as key id, ARN or alias; refuses keys that cannot wrap scope keys. */
+export async function resolveRootKey(target: ScopeKmsTarget, keyId: string): Promise<string> {
+  let meta:
+    | { Arn?: string; KeySpec?: string; KeyUsage?: string; Enabled?: boolean; KeyState?: string }
+    | undefined
+  try {
+    meta = (await target.client.send(new DescribeKeyCommand({ KeyId: keyId, ...grants(target) }))).KeyMetadata
+  } catch (err) {
+    throw mapKmsError(err, { operation: 'DescribeKey', keyId })
+  }
+  // Postcondition: a symmetric ENCRYPT_DECRYPT key with an ARN.
+  if (!meta?.Arn) throw badResponse('DescribeKey')
+  if (meta.KeySpec !== undefined && meta.KeySpec !== 'SYMMETRIC_DEFAULT') {
+    throw new InvalidKeyError(
+      meta.Arn,
+      'KEY_SPEC',
+      `its key spec is ${meta.KeySpec}`,
+      'Use a symmetric (SYMMETRIC_DEFAULT) KMS key.',
+    )
+  }
+  if (meta.KeyUsage !== undefined && meta.KeyUsage !== 'ENCRYPT_DECRYPT') {
+    throw new InvalidKeyError(
+      meta.Arn,
+      'KEY_USAGE',
+      `its key usage is ${meta.KeyUsage}`,
+      'Use a KMS key with key usage ENCRYPT_DECRYPT.',
+    )
+  }
+  return meta.Arn
+}
