@@ -11,9 +11,14 @@ import {
   type KMSClient,
   ReEncryptCommand,
 } from '@aws-sdk/client-kms'
-import { InvalidKeyError, KmsEnvelopeError, TamperedCiphertextError } from '../errors/errors.js'
+import {
+  InvalidKeyError,
+  KeyDisabledError,
+  KmsEnvelopeError,
+  TamperedCiphertextError,
+} from '../errors/errors.js'
 import type { EncryptionContext } from '../keyring/types.js'
-import { mapKmsError } from '../kms/index.js'
+import { mapKmsError } from '../kms/map-kms-error.js'
 
 const KEY_BYTES = 32
 
@@ -156,8 +161,10 @@ export async function resolveRootKey(target: ScopeKmsTarget, keyId: string): Pro
   } catch (err) {
     throw mapKmsError(err, { operation: 'DescribeKey', keyId })
   }
-  // Postcondition: a symmetric ENCRYPT_DECRYPT key with an ARN.
+  // Postcondition: an enabled symmetric ENCRYPT_DECRYPT key with an ARN.
   if (!meta?.Arn) throw badResponse('DescribeKey')
+  const state = meta.KeyState ?? (meta.Enabled === false ? 'Disabled' : 'Enabled')
+  if (state !== 'Enabled') throw new KeyDisabledError(meta.Arn, state)
   if (meta.KeySpec !== undefined && meta.KeySpec !== 'SYMMETRIC_DEFAULT') {
     throw new InvalidKeyError(
       meta.Arn,
