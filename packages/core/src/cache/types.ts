@@ -25,3 +25,18 @@ export interface CacheStats {
   readonly evictions: number
   readonly entries: number
 }
+
+/**
+ * A hold on a cached value. The value is never zeroized while any lease on it is outstanding; call
+ * `release()` (idempotent) when the operation is done, also on failure.
+ */
+export interface Lease<T> {
+  readonly value: T
+  release(): void
+}
+
+/** What a cache load produces: the value and, optionally, the epoch ms after which it must not be used. */
+export interface Loaded<T> {
+  readonly value: T
+  readonly notAfter?: number
+}
