@@ -217,7 +217,9 @@ describe('DataKeyCache single flight', () => {
     const leases = await Promise.all(Array.from({ length: 1000 }, () => cache.acquireEncrypt('p', 1, load)))
     expect(count()).toBe(1)
     expect(new Set(leases.map((l) => l.value)).size).toBe(1)
-    leases.forEach((l) => l.release())
+    leases.forEach((l) => {
+      l.release()
+    })
     expect(cache.stats()).toMatchObject({ loads: 1, misses: 1000, hits: 0, entries: 1 })
   })
 
@@ -231,7 +233,9 @@ describe('DataKeyCache single flight', () => {
     expect([...byKey.values()].sort((a, b) => a - b)).toEqual([1, 1000])
     // Key 1 is exhausted and evicted but still leased: not wiped until released.
     expect(leases.every((l) => !l.value.wiped)).toBe(true)
-    leases.forEach((l) => l.release())
+    leases.forEach((l) => {
+      l.release()
+    })
   })
 
   it('2,500 concurrent cold encrypts with 1000 per key make exactly 3 loads', async () => {
@@ -239,7 +243,9 @@ describe('DataKeyCache single flight', () => {
     const { load, count } = loader()
     const leases = await Promise.all(Array.from({ length: 2500 }, () => cache.acquireEncrypt('p', 1, load)))
     expect(count()).toBe(3)
-    leases.forEach((l) => l.release())
+    leases.forEach((l) => {
+      l.release()
+    })
   })
 
   it('concurrent byte reservations against a load in flight respect maxBytesPerKey', async () => {
@@ -248,7 +254,9 @@ describe('DataKeyCache single flight', () => {
     const leases = await Promise.all(Array.from({ length: 10 }, () => cache.acquireEncrypt('p', 30, load)))
     // 3 messages of 30 bytes fit in each key: 10 messages need 4 keys.
     expect(count()).toBe(4)
-    leases.forEach((l) => l.release())
+    leases.forEach((l) => {
+      l.release()
+    })
   })
 
   it('1,000 concurrent cold decrypts of one wrapped key make exactly 1 load', async () => {
@@ -256,7 +264,9 @@ describe('DataKeyCache single flight', () => {
     const { load, count } = loader()
     const leases = await Promise.all(Array.from({ length: 1000 }, () => cache.acquireDecrypt('edk', load)))
     expect(count()).toBe(1)
-    leases.forEach((l) => l.release())
+    leases.forEach((l) => {
+      l.release()
+    })
   })
 
   it('different partitions load independently', async () => {
@@ -266,7 +276,9 @@ describe('DataKeyCache single flight', () => {
       Array.from({ length: 100 }, (_, i) => cache.acquireEncrypt(`p${i % 5}`, 1, load)),
     )
     expect(count()).toBe(5)
-    leases.forEach((l) => l.release())
+    leases.forEach((l) => {
+      l.release()
+    })
   })
 
   it('a rejected load rejects every waiter with the same error and caches nothing', async () => {
@@ -460,7 +472,9 @@ describe('DataKeyCache leases and zeroization', () => {
             expect(u.bytes).toBeLessThanOrEqual(limits.maxBytesPerKey)
           }
           expect(cache.stats().entries).toBeLessThanOrEqual(limits.capacity)
-          held.forEach((l) => l.release())
+          held.forEach((l) => {
+            l.release()
+          })
           cache.purge()
           // Invariant: after everything is released and purged, every key was wiped exactly once.
           for (const key of made) {
