@@ -1,0 +1,452 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  DisabledException,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  IncorrectKeyException,
+  InvalidCiphertextException,
+  KMSClient,
+  KMSServiceException,
+} from '@aws-sdk/client-kms'
+import {
+  ConfigurationError,
+  type EncryptedDataKey,
+  Envelope,
+  InvalidKeyError,
+  KeyAccessDeniedError,
+  KeyDisabledError,
+  KmsEnvelopeError,
+  KmsKeyring,
+  KmsThrottledError,
+  TamperedCiphertextError,
+  WrappingType,
+} from '@kms-envelope/core'
+import { mockClient } from 'aws-sdk-client-mock'
+import { beforeEach, describe, expect, it } from 'vitest'
+
+const A = 'arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-1111-2222-3333-444444444444'
+const B = 'arn:aws:kms:us-west-2:111122223333:key/mrk-0123456789abcdef0123456789abcdef'
+const C = 'arn:aws:kms:us-east-1:444455556666:key/cccccccc-1111-2222-3333-444444444444'
+const CN = 'arn:aws-cn:kms:cn-north-1:111122223333:key/dddddddd-1111-2222-3333-444444444444'
+const ALIAS = 'arn:aws:kms:us-east-1:111122223333:alias/app'
+const $metadata = { httpStatusCode: 400 }
+
+const client = new KMSClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+const kms = mockClient(client)
+
+const edk = (keyId: string, blob = [1, 2, 3]): EncryptedDataKey => ({
+  type: WrappingType.AwsKms,
+  keyId,
+  blob: Uint8Array.from(blob),
+})
+
+function denied(): KMSServiceException {
+  return new KMSServiceException({
+    name: 'AccessDeniedException',
+    $fault: 'client',
+    $metadata,
+    message: 'denied',
+  })
+}
+
+beforeEach(() => kms.reset())
+
+describe('KmsKeyring.generateDataKey', () => {
+  it('sends GenerateDataKey with KeyId, AES_256, the context and grant tokens; EDK names the returned ARN', async () => {
+    const plaintext = randomBytes(32)
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: Uint8Array.from(plaintext), CiphertextBlob: Uint8Array.of(9, 9), KeyId: A })
+    const keyring = new KmsKeyring({ client, generatorKeyId: A, grantTokens: ['gt-1', 'gt-2'] })
+    const out = await keyring.generateDataKey({ tenant: 'acme', purpose: 'pii' })
+    expect(kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input).toEqual({
+      KeyId: A,
+      KeySpec: 'AES_256',
+      EncryptionContext: { tenant: 'acme', purpose: 'pii' },
+      GrantTokens: ['gt-1', 'gt-2'],
+    })
+    expect(Buffer.from(out.plaintextKey).equals(plaintext)).toBe(true)
+    expect(out.encryptedDataKeys).toEqual([
+      { type: WrappingType.AwsKms, keyId: A, blob: Uint8Array.of(9, 9) },
+    ])
+    expect(keyring.stats()).toEqual({ generateDataKey: 1, encrypt: 0, decrypt: 0, describeKey: 0 })
+  })
+
+  it('an alias generator: the EDK carries the key ARN KMS returned, and no GrantTokens field when none given', async () => {
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: new Uint8Array(32), CiphertextBlob: Uint8Array.of(1), KeyId: A })
+    const out = await new KmsKeyring({ client, generatorKeyId: ALIAS }).generateDataKey({})
+    expect(out.encryptedDataKeys[0]!.keyId).toBe(A)
+    expect(kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input).toEqual({
+      KeyId: ALIAS,
+      KeySpec: 'AES_256',
+      EncryptionContext: {},
+    })
+  })
+
+  it('additional keys: Encrypt the same plaintext under each, with the same context and grants', async () => {
+    const plaintext = randomBytes(32)
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: Uint8Array.from(plaintext), CiphertextBlob: Uint8Array.of(1), KeyId: A })
+    kms.on(EncryptCommand, { KeyId: B }).resolves({ CiphertextBlob: Uint8Array.of(2), KeyId: B })
+    kms.on(EncryptCommand, { KeyId: C }).resolves({ CiphertextBlob: Uint8Array.of(3), KeyId: C })
+    const keyring = new KmsKeyring({
+      client,
+      generatorKeyId: A,
+      additionalKeyIds: [B, C],
+      grantTokens: ['gt'],
+    })
+    const out = await keyring.generateDataKey({ tenant: 'acme' })
+    const encrypts = kms.commandCalls(EncryptCommand).map((c) => c.args[0].input)
+    expect(encrypts).toHaveLength(2)
+    for (const [i, keyId] of [B, C].entries()) {
+      expect(encrypts[i]).toEqual({
+        KeyId: keyId,
+        Plaintext: expect.any(Uint8Array),
+        EncryptionContext: { tenant: 'acme' },
+        GrantTokens: ['gt'],
+      })
+      expect(Buffer.from(encrypts[i]!.Plaintext!).equals(plaintext)).toBe(true)
+    }
+    expect(out.encryptedDataKeys.map((e) => [e.keyId, [...e.blob]])).toEqual([
+      [A, [1]],
+      [B, [2]],
+      [C, [3]],
+    ])
+    expect(keyring.stats()).toMatchObject({ generateDataKey: 1, encrypt: 2 })
+  })
+
+  it('per-Region clients: a key ARN in another Region goes to that Region’s client', async () => {
+    const west = new KMSClient({
+      region: 'us-west-2',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    })
+    const westKms = mockClient(west)
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: new Uint8Array(32), CiphertextBlob: Uint8Array.of(1), KeyId: A })
+    westKms.on(EncryptCommand).resolves({ CiphertextBlob: Uint8Array.of(2), KeyId: B })
+    await new KmsKeyring({
+      client,
+      clients: { 'us-west-2': west },
+      generatorKeyId: A,
+      additionalKeyIds: [B],
+    }).generateDataKey({})
+    expect(kms.commandCalls(EncryptCommand)).toHaveLength(0)
+    expect(westKms.commandCalls(EncryptCommand)).toHaveLength(1)
+    westKms.restore()
+  })
+
+  it('a failed additional Encrypt zeroizes the data key and maps the error', async () => {
+    const plaintext = new Uint8Array(32).fill(7)
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: plaintext, CiphertextBlob: Uint8Array.of(1), KeyId: A })
+    kms.on(EncryptCommand).rejects(new DisabledException({ message: 'disabled', $metadata }))
+    const err = await new KmsKeyring({ client, generatorKeyId: A, additionalKeyIds: [B] })
+      .generateDataKey({})
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KeyDisabledError)
+    expect(err).toMatchObject({ keyId: B, keyState: 'Disabled' })
+    expect(plaintext.every((b) => b === 0)).toBe(true)
+  })
+
+  it('GenerateDataKey failures are mapped with the KMS exception as cause', async () => {
+    const cause = denied()
+    kms.on(GenerateDataKeyCommand).rejects(cause)
+    const err = await new KmsKeyring({ client, generatorKeyId: A })
+      .generateDataKey({})
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KeyAccessDeniedError)
+    expect(err).toMatchObject({ keyId: A, operation: 'GenerateDataKey' })
+    expect((err as Error).cause).toBe(cause)
+  })
+
+  it.each([
+    ['a short data key', { Plaintext: new Uint8Array(16), CiphertextBlob: Uint8Array.of(1), KeyId: A }],
+    ['no blob', { Plaintext: new Uint8Array(32), KeyId: A }],
+    ['no key ARN', { Plaintext: new Uint8Array(32), CiphertextBlob: Uint8Array.of(1) }],
+    ['another key', { Plaintext: new Uint8Array(32).fill(5), CiphertextBlob: Uint8Array.of(1), KeyId: C }],
+  ])('refuses a GenerateDataKey response with %s and wipes the plaintext', async (_label, response) => {
+    kms.on(GenerateDataKeyCommand).resolves(response)
+    const err = await new KmsKeyring({ client, generatorKeyId: A })
+      .generateDataKey({})
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KmsEnvelopeError)
+    expect((err as KmsEnvelopeError).code).toBe('ERR_KMS_RESPONSE')
+    if (response.Plaintext) expect(response.Plaintext.every((b) => b === 0)).toBe(true)
+  })
+
+  it('a decrypt-only keyring refuses to generate', async () => {
+    const keyring = new KmsKeyring({ client, decrypt: { mode: 'discovery', accounts: ['111122223333'] } })
+    await expect(keyring.generateDataKey({})).rejects.toBeInstanceOf(ConfigurationError)
+  })
+})
+
+describe('KmsKeyring.decryptDataKey', () => {
+  it('strict: sends Decrypt with CiphertextBlob, context, grants and KeyId = the EDK key ARN', async () => {
+    const plaintext = randomBytes(32)
+    kms.on(DecryptCommand).resolves({ Plaintext: Uint8Array.from(plaintext), KeyId: A })
+    const keyring = new KmsKeyring({ client, generatorKeyId: A, grantTokens: ['gt'] })
+    const wrapped = edk(A, [4, 5, 6])
+    const out = await keyring.decryptDataKey([wrapped], { tenant: 'acme' })
+    expect(kms.commandCalls(DecryptCommand)[0]!.args[0].input).toEqual({
+      CiphertextBlob: Uint8Array.of(4, 5, 6),
+      EncryptionContext: { tenant: 'acme' },
+      GrantTokens: ['gt'],
+      KeyId: A,
+    })
+    expect(Buffer.from(out.plaintextKey).equals(plaintext)).toBe(true)
+    expect(out.encryptedDataKey).toBe(wrapped)
+  })
+
+  it('strict: skips wrapped keys under other keys and non-KMS wrappings without calling KMS for them', async () => {
+    kms.on(DecryptCommand).resolves({ Plaintext: new Uint8Array(32), KeyId: B })
+    const keyring = new KmsKeyring({ client, generatorKeyId: A, additionalKeyIds: [B] })
+    const scope: EncryptedDataKey = { type: WrappingType.ScopeKey, keyId: A, blob: Uint8Array.of(1) }
+    const out = await keyring.decryptDataKey([scope, edk(C), edk(B)], {})
+    expect(out.encryptedDataKey.keyId).toBe(B)
+    expect(kms.commandCalls(DecryptCommand).map((c) => c.args[0].input.KeyId)).toEqual([B])
+  })
+
+  it('strict: decrypt.keyIds replaces the default allow-list', async () => {
+    kms.on(DecryptCommand).resolves({ Plaintext: new Uint8Array(32), KeyId: C })
+    const keyring = new KmsKeyring({ client, generatorKeyId: A, decrypt: { mode: 'strict', keyIds: [C] } })
+    await keyring.decryptDataKey([edk(A), edk(C)], {})
+    expect(kms.commandCalls(DecryptCommand).map((c) => c.args[0].input.KeyId)).toEqual([C])
+  })
+
+  it('strict with an alias: resolved once with DescribeKey, then matched by ARN', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'x', Arn: A } })
+    kms.on(DecryptCommand).resolves({ Plaintext: new Uint8Array(32), KeyId: A })
+    const keyring = new KmsKeyring({ client, generatorKeyId: ALIAS })
+    await keyring.decryptDataKey([edk(A)], {})
+    await keyring.decryptDataKey([edk(A)], {})
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(1)
+    expect(kms.commandCalls(DescribeKeyCommand)[0]!.args[0].input).toEqual({ KeyId: ALIAS })
+    expect(keyring.stats()).toMatchObject({ describeKey: 1, decrypt: 2 })
+  })
+
+  it('no allowed wrapped key → InvalidKeyError NOT_ALLOWED listing both sides, no KMS call', async () => {
+    const keyring = new KmsKeyring({ client, generatorKeyId: A })
+    const err = await keyring.decryptDataKey([edk(B), edk(C)], {}).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InvalidKeyError)
+    expect((err as InvalidKeyError).reason).toBe('NOT_ALLOWED')
+    expect((err as Error).message).toContain(B)
+    expect((err as Error).message).toContain(C)
+    expect((err as Error).message).toContain(A)
+    expect(kms.calls()).toHaveLength(0)
+    expect(keyring.stats().decrypt).toBe(0)
+  })
+
+  it('discovery: only key ARNs of allowed accounts in the partition', async () => {
+    kms
+      .on(DecryptCommand)
+      .callsFake((input: { KeyId: string }) => ({ Plaintext: new Uint8Array(32), KeyId: input.KeyId }))
+    kms.on(DecryptCommand, { KeyId: A }).rejects(denied())
+    const keyring = new KmsKeyring({ client, decrypt: { mode: 'discovery', accounts: ['111122223333'] } })
+    const out = await keyring.decryptDataKey([edk(C), edk(CN), edk(ALIAS), edk(A), edk(B)], {})
+    // C: other account; CN: other partition; ALIAS: not a key ARN; A: denied; B: used.
+    expect(kms.commandCalls(DecryptCommand).map((c) => c.args[0].input.KeyId)).toEqual([A, B])
+    expect(out.encryptedDataKey.keyId).toBe(B)
+  })
+
+  it('discovery in aws-cn', async () => {
+    kms.on(DecryptCommand).resolves({ Plaintext: new Uint8Array(32), KeyId: CN })
+    const keyring = new KmsKeyring({
+      client,
+      decrypt: { mode: 'discovery', accounts: ['111122223333'], partition: 'aws-cn' },
+    })
+    await keyring.decryptDataKey([edk(A), edk(CN)], {})
+    expect(kms.commandCalls(DecryptCommand).map((c) => c.args[0].input.KeyId)).toEqual([CN])
+  })
+
+  it('tries the next wrapped key on failure (primary disabled, DR key works)', async () => {
+    kms.on(DecryptCommand, { KeyId: A }).rejects(new DisabledException({ message: 'd', $metadata }))
+    kms.on(DecryptCommand, { KeyId: B }).resolves({ Plaintext: new Uint8Array(32), KeyId: B })
+    const out = await new KmsKeyring({ client, generatorKeyId: A, additionalKeyIds: [B] }).decryptDataKey(
+      [edk(A), edk(B)],
+      {},
+    )
+    expect(out.encryptedDataKey.keyId).toBe(B)
+  })
+
+  it('all fail: the transient error wins (a retry may succeed), else the first key’s error', async () => {
+    const keyring = new KmsKeyring({ client, generatorKeyId: A, additionalKeyIds: [B] })
+    kms.on(DecryptCommand, { KeyId: A }).rejects(new DisabledException({ message: 'd', $metadata }))
+    kms
+      .on(DecryptCommand, { KeyId: B })
+      .rejects(
+        new KMSServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata, message: 't' }),
+      )
+    await expect(keyring.decryptDataKey([edk(A), edk(B)], {})).rejects.toBeInstanceOf(KmsThrottledError)
+    kms.reset()
+    kms.on(DecryptCommand, { KeyId: A }).rejects(new DisabledException({ message: 'd', $metadata }))
+    kms.on(DecryptCommand, { KeyId: B }).rejects(denied())
+    const err = await keyring.decryptDataKey([edk(A), edk(B)], {}).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KeyDisabledError)
+    expect((err as Error).cause).toBeInstanceOf(DisabledException)
+  })
+
+  it('InvalidCiphertextException → TamperedCiphertextError (wrong context or blob)', async () => {
+    kms.on(DecryptCommand).rejects(new InvalidCiphertextException({ message: '', $metadata }))
+    const err = await new KmsKeyring({ client, generatorKeyId: A })
+      .decryptDataKey([edk(A)], { t: 'x' })
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TamperedCiphertextError)
+    expect((err as Error).message).toMatch(/encryption context does not match/)
+  })
+
+  it('IncorrectKeyException → InvalidKeyError INCORRECT_KEY', async () => {
+    kms.on(DecryptCommand).rejects(new IncorrectKeyException({ message: '', $metadata }))
+    const err = await new KmsKeyring({ client, generatorKeyId: A })
+      .decryptDataKey([edk(A)], {})
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({ reason: 'INCORRECT_KEY', keyId: A })
+  })
+
+  it('postconditions: KMS must use the named key and return 32 bytes (plaintext wiped otherwise)', async () => {
+    const keyring = new KmsKeyring({ client, generatorKeyId: A })
+    const wrongKey = new Uint8Array(32).fill(3)
+    kms.on(DecryptCommand).resolves({ Plaintext: wrongKey, KeyId: C })
+    await expect(keyring.decryptDataKey([edk(A)], {})).rejects.toMatchObject({ reason: 'INCORRECT_KEY' })
+    expect(wrongKey.every((b) => b === 0)).toBe(true)
+    const short = new Uint8Array(31).fill(3)
+    kms.on(DecryptCommand).resolves({ Plaintext: short, KeyId: A })
+    await expect(keyring.decryptDataKey([edk(A)], {})).rejects.toBeInstanceOf(TamperedCiphertextError)
+    expect(short.every((b) => b === 0)).toBe(true)
+  })
+})
+
+describe('KmsKeyring configuration', () => {
+  it('partition differs for different key configurations and matches for equal ones', () => {
+    const p = (o: ConstructorParameters<typeof KmsKeyring>[0]) => new KmsKeyring({ client, ...o }).partition
+    const all = [
+      p({ generatorKeyId: A }),
+      p({ generatorKeyId: B }),
+      p({ generatorKeyId: A, additionalKeyIds: [B] }),
+      p({ generatorKeyId: A, additionalKeyIds: [C] }),
+      p({ generatorKeyId: A, decrypt: { mode: 'strict', keyIds: [A, C] } }),
+      p({ generatorKeyId: A, decrypt: { mode: 'discovery', accounts: ['111122223333'] } }),
+      p({ generatorKeyId: A, decrypt: { mode: 'discovery', accounts: ['444455556666'] } }),
+      p({
+        generatorKeyId: A,
+        decrypt: { mode: 'discovery', accounts: ['111122223333'], partition: 'aws-cn' },
+      }),
+    ]
+    expect(new Set(all).size).toBe(all.length)
+    expect(p({ generatorKeyId: A })).toBe(p({ generatorKeyId: A, grantTokens: ['g'] }))
+  })
+
+  it.each([
+    [{ generatorKeyId: 'not-a-key' }],
+    [{ generatorKeyId: A, additionalKeyIds: ['arn:aws:s3:::bucket'] }],
+    [{ additionalKeyIds: [B] }],
+    [{}],
+    [{ generatorKeyId: A, decrypt: { mode: 'discovery' as const, accounts: [] } }],
+    [{ generatorKeyId: A, decrypt: { mode: 'discovery' as const, accounts: ['acme'] } }],
+    [
+      {
+        generatorKeyId: A,
+        decrypt: { mode: 'discovery' as const, accounts: ['111122223333'], partition: 'azure' },
+      },
+    ],
+    [{ generatorKeyId: A, grantTokens: [''] }],
+    [{ generatorKeyId: A, decrypt: { mode: 'open' } as never }],
+  ])('refuses %o with ConfigurationError', (options) => {
+    expect(() => new KmsKeyring({ client, ...options })).toThrow(ConfigurationError)
+  })
+
+  it('needs a client or a region', () => {
+    expect(() => new KmsKeyring({ generatorKeyId: A })).toThrow(/client or a region/)
+    expect(new KmsKeyring({ region: 'us-east-1', generatorKeyId: A }).partition).toContain(A)
+  })
+})
+
+describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as AAD)', () => {
+  // A stand-in for KMS: wraps under a per-key AES key, binding the key ARN and the encryption context.
+  const wrapping = new Map([A, B].map((arn) => [arn, randomBytes(32)]))
+  const aad = (arn: string, ctx: Record<string, string> = {}) =>
+    Buffer.from(JSON.stringify([arn, Object.entries(ctx).sort(([x], [y]) => (x < y ? -1 : 1))]))
+  const wrap = (arn: string, key: Uint8Array, ctx?: Record<string, string>) => {
+    const iv = randomBytes(12)
+    const c = createCipheriv('aes-256-gcm', wrapping.get(arn)!, iv).setAAD(aad(arn, ctx))
+    return Buffer.concat([iv, c.update(key), c.final(), c.getAuthTag()])
+  }
+  function simulate(): void {
+    kms
+      .on(GenerateDataKeyCommand)
+      .callsFake((input: { KeyId: string; EncryptionContext?: Record<string, string> }) => {
+        const key = randomBytes(32)
+        return {
+          Plaintext: Uint8Array.from(key),
+          CiphertextBlob: wrap(input.KeyId, key, input.EncryptionContext),
+          KeyId: input.KeyId,
+        }
+      })
+    kms
+      .on(EncryptCommand)
+      .callsFake(
+        (input: { KeyId: string; Plaintext: Uint8Array; EncryptionContext?: Record<string, string> }) => ({
+          CiphertextBlob: wrap(input.KeyId, input.Plaintext, input.EncryptionContext),
+          KeyId: input.KeyId,
+        }),
+      )
+    kms
+      .on(DecryptCommand)
+      .callsFake(
+        (input: {
+          KeyId: string
+          CiphertextBlob: Uint8Array
+          EncryptionContext?: Record<string, string>
+        }) => {
+          const blob = Buffer.from(input.CiphertextBlob)
+          const d = createDecipheriv('aes-256-gcm', wrapping.get(input.KeyId)!, blob.subarray(0, 12))
+            .setAAD(aad(input.KeyId, input.EncryptionContext))
+            .setAuthTag(blob.subarray(44))
+          try {
+            return {
+              Plaintext: Uint8Array.from(Buffer.concat([d.update(blob.subarray(12, 44)), d.final()])),
+              KeyId: input.KeyId,
+            }
+          } catch {
+            throw new InvalidCiphertextException({ message: '', $metadata })
+          }
+        },
+      )
+  }
+
+  it('round trip with caching: 200 encrypts make 1 GenerateDataKey + 1 Encrypt; a DR-only reader decrypts', async () => {
+    simulate()
+    const keyring = new KmsKeyring({ client, generatorKeyId: A, additionalKeyIds: [B] })
+    const envelope = new Envelope({ keyring })
+    const cts = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => envelope.encrypt(`m${i}`, { context: { tenant: 'acme' } })),
+    )
+    expect(keyring.stats()).toMatchObject({ generateDataKey: 1, encrypt: 1 })
+    const reader = new KmsKeyring({ client, generatorKeyId: B })
+    const { plaintext } = await new Envelope({ keyring: reader }).decrypt(cts[7]!, {
+      expectedContext: { tenant: 'acme' },
+    })
+    expect(Buffer.from(plaintext).toString()).toBe('m7')
+    expect(reader.stats().decrypt).toBe(1)
+    expect(kms.commandCalls(DecryptCommand).at(-1)!.args[0].input).toMatchObject({
+      KeyId: B,
+      EncryptionContext: { tenant: 'acme' },
+    })
+  })
+
+  it('a strict reader for an unrelated key is refused before any Decrypt', async () => {
+    simulate()
+    const ct = await new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: A }) }).encrypt('x')
+    const reader = new KmsKeyring({ client, generatorKeyId: C })
+    await expect(new Envelope({ keyring: reader }).decrypt(ct)).rejects.toMatchObject({
+      reason: 'NOT_ALLOWED',
+    })
+    expect(kms.commandCalls(DecryptCommand)).toHaveLength(0)
+  })
+})
