@@ -1,7 +1,15 @@
 import { ConfigurationError } from '../errors/errors.js'
 import type { CacheLimits } from './types.js'
 
-/** Default cache limits: 5 minutes, 2^20 messages and 2^40 bytes per data key, 1000 entries. */
+/**
+ * Default cache limits: 5 minutes, 2^20 messages and 2^40 bytes per data key, 1000 entries.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_CACHE_LIMITS, Envelope } from '@kms-envelope/core'
+ * const envelope = new Envelope({ keyring, cache: { ...DEFAULT_CACHE_LIMITS, maxAgeMs: 60_000 } })
+ * ```
+ */
 export const DEFAULT_CACHE_LIMITS: CacheLimits = Object.freeze({
   maxAgeMs: 300_000,
   maxMessagesPerKey: 2 ** 20,
@@ -9,7 +17,15 @@ export const DEFAULT_CACHE_LIMITS: CacheLimits = Object.freeze({
   capacity: 1000,
 })
 
-/** Hard ceiling on messages per data key (random 96-bit nonces stay far from collision below it). */
+/**
+ * Hard ceiling on messages per data key: 2^32. Larger `maxMessagesPerKey` values are refused.
+ *
+ * @example
+ * ```ts
+ * import { MAX_MESSAGES_CEILING } from '@kms-envelope/core'
+ * new DataKeyCache({ maxMessagesPerKey: MAX_MESSAGES_CEILING }) // the most a data key may encrypt
+ * ```
+ */
 export const MAX_MESSAGES_CEILING = 2 ** 32
 
 /**

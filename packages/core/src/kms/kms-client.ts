@@ -18,7 +18,16 @@ export interface KmsClientOptions {
   readonly maxAttempts?: number
 }
 
-/** True for `localhost`, 127.0.0.0/8 and `::1` (with or without brackets). */
+/**
+ * True for `localhost`, 127.0.0.0/8 and `::1` (with or without brackets).
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackHost } from '@kms-envelope/core'
+ * isLoopbackHost('127.0.0.1') // true
+ * isLoopbackHost('kms.internal') // false
+ * ```
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1')
   if (host === 'localhost') return true

@@ -287,10 +287,14 @@ export class KmsKeyring implements Keyring {
       const edks: EncryptedDataKey[] = [
         { type: WrappingType.AwsKms, keyId: out.KeyId, blob: out.CiphertextBlob },
       ]
-      const extra = await Promise.all(
+      // All settle before any failure is reported, so the plaintext is wiped only when no request uses it.
+      const wrapped = await Promise.allSettled(
         this.#additional.map((keyId) => this.#wrap(keyId, plaintext, EncryptionContext)),
       )
-      edks.push(...extra)
+      for (const result of wrapped) {
+        if (result.status === 'rejected') throw result.reason
+        edks.push(result.value)
+      }
       return { plaintextKey: plaintext, encryptedDataKeys: edks }
     } catch (err) {
       plaintext?.fill(0)

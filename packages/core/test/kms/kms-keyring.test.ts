@@ -155,6 +155,26 @@ describe('KmsKeyring.generateDataKey', () => {
     expect(plaintext.every((b) => b === 0)).toBe(true)
   })
 
+  it('one failed Encrypt: the data key is wiped only after every other Encrypt finished with it', async () => {
+    const plaintext = new Uint8Array(32).fill(7)
+    let seenBySlowEncrypt: number[] = []
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: plaintext, CiphertextBlob: Uint8Array.of(1), KeyId: A })
+    kms.on(EncryptCommand, { KeyId: B }).rejects(denied())
+    kms.on(EncryptCommand, { KeyId: C }).callsFake(async (input: { Plaintext: Uint8Array }) => {
+      await new Promise((r) => setTimeout(r, 20))
+      seenBySlowEncrypt = [...input.Plaintext]
+      return { CiphertextBlob: Uint8Array.of(3), KeyId: C }
+    })
+    const err = await new KmsKeyring({ client, generatorKeyId: A, additionalKeyIds: [B, C] })
+      .generateDataKey({})
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KeyAccessDeniedError)
+    expect(seenBySlowEncrypt).toEqual(new Array(32).fill(7))
+    expect(plaintext.every((b) => b === 0)).toBe(true)
+  })
+
   it('GenerateDataKey failures are mapped with the KMS exception as cause', async () => {
     const cause = denied()
     kms.on(GenerateDataKeyCommand).rejects(cause)

@@ -109,16 +109,14 @@ describe('validateKey', () => {
 
   it('access denied → KeyAccessDeniedError for kms:DescribeKey', async () => {
     const { KMSServiceException } = await import('@aws-sdk/client-kms')
-    kms
-      .on(DescribeKeyCommand)
-      .rejects(
-        new KMSServiceException({
-          name: 'AccessDeniedException',
-          $fault: 'client',
-          $metadata: {},
-          message: 'no',
-        }),
-      )
+    kms.on(DescribeKeyCommand).rejects(
+      new KMSServiceException({
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: {},
+        message: 'no',
+      }),
+    )
     const err = await validateKey(client, serviceOwnedKey(ARN)).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(KeyAccessDeniedError)
     expect(err).toMatchObject({ operation: 'DescribeKey', keyId: ARN })
