@@ -1,0 +1,259 @@
+/**
+ * Turns the results into markdown: one throughput table (ops/s, MB/s, ratio to raw and to the ESDK), one
+ * table of the other measurements, and the targets of issue 2 with PASS/FAIL.
+ */
+import type { BenchConfig } from './config.js'
+import type { KmsCallsResult } from './suites/kms-calls.js'
+import type { MessageRow } from './suites/messages.js'
+import type { OverheadResult } from './suites/overhead.js'
+import type { RssResult } from './suites/rss.js'
+import type { StreamResult } from './suites/stream.js'
+
+/** Everything one run measured. */
+export interface BenchResults {
+  readonly messages: readonly MessageRow[]
+  readonly stream: StreamResult
+  readonly rss: RssResult
+  readonly overhead: OverheadResult
+  readonly kmsCalls: KmsCallsResult
+  /** Extra markdown from helper suites (e.g. bench/scope-bench.ts), appended as is. */
+  readonly extra?: string
+}
+
+/** One target of the issue, checked. */
+export interface TargetCheck {
+  readonly name: string
+  readonly target: string
+  readonly measured: string
+  readonly pass: boolean
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+const mbps = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2))
+const pct = (n: number): string => `${(n * 100).toFixed(n < 0.1 ? 1 : 0)} %`
+const times = (n: number): string => `${n.toFixed(n >= 10 ? 0 : 1)}×`
+const size = (n: number): string =>
+  n >= 1024 ** 2 ? `${n / 1024 ** 2} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`
+
+function row(cells: readonly string[]): string {
+  return `| ${cells.join(' | ')} |`
+}
+
+function table(head: readonly string[], rows: readonly (readonly string[])[], align?: string): string {
+  const sep = align ?? head.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')
+  return [row(head), `| ${sep} |`, ...rows.map(row)].join('\n')
+}
+
+/**
+ * The throughput table: message rows (ops/s and MB/s) and stream rows (MB/s).
+ *
+ * @example
+ * ```ts
+ * console.log(throughputTable(results))
+ * ```
+ */
+export function throughputTable(r: BenchResults): string {
+  const head = [
+    'Case',
+    'Op',
+    'raw AES-GCM',
+    'ours',
+    'ours MB/s',
+    'ours / raw',
+    'ESDK commit+cache',
+    'ESDK default',
+    'ours / ESDK cache',
+    'ours / ESDK default',
+  ]
+  const rows = r.messages.map((m) => {
+    const o = m.opsPerSec
+    const label = m.concurrency > 1 ? `${size(m.size)} ×${m.concurrency} concurrent` : size(m.size)
+    return [
+      label,
+      `${m.op} (ops/s)`,
+      int(o.raw),
+      int(o.ours),
+      mbps((o.ours * m.size) / 1e6),
+      pct(o.ours / o.raw),
+      int(o.esdkCached),
+      int(o.esdkDefault),
+      times(o.ours / o.esdkCached),
+      times(o.ours / o.esdkDefault),
+    ]
+  })
+  const s = r.stream
+  for (const op of ['encrypt', 'decrypt'] as const) {
+    const v = op === 'encrypt' ? s.encryptMBps : s.decryptMBps
+    rows.push([
+      `${size(s.bytes)} stream, ${size(s.chunkSize)} chunks`,
+      `${op} (MB/s)`,
+      mbps(v.raw),
+      mbps(v.ours),
+      mbps(v.ours),
+      pct(v.ours / v.raw),
+      mbps(v.esdk),
+      '—',
+      times(v.ours / v.esdk),
+      '—',
+    ])
+  }
+  return table(head, rows)
+}
+
+/**
+ * The other measurements: peak RSS, message overhead, KMS call counts (ours vs the ESDK).
+ *
+ * @example
+ * ```ts
+ * console.log(otherTable(results))
+ * ```
+ */
+export function otherTable(r: BenchResults): string {
+  const { rss, overhead: o, kmsCalls: k } = r
+  return table(
+    ['Measurement', 'ours', 'ESDK commit (non-signing)', 'ESDK default'],
+    [
+      [
+        `Peak RSS, separate process streaming ${size(rss.bytes)} encrypt→decrypt`,
+        `${rss.peakMiB.toFixed(1)} MiB (after start-up ${rss.baselineMiB.toFixed(1)} MiB; ${mbps(rss.MBps)} MB/s${rss.runner === 'tsx' ? '; via tsx, no build: +~35 MiB' : ''})`,
+        '—',
+        '—',
+      ],
+      [
+        `Overhead, ${size(o.plaintextBytes)} message, 1 KMS data key (184 B blob), 2-pair context`,
+        `${o.ours} B (KMS blob ${o.oursBlobBytes}, key ARN ${o.oursKeyIdBytes}, rest ${o.ours - o.oursBlobBytes - o.oursKeyIdBytes})`,
+        `${o.esdkNonSigning} B`,
+        `${o.esdkDefault} B`,
+      ],
+      [
+        `GenerateDataKey, ${int(k.sequential.messages)} sequential encrypts, max ${int(k.sequential.maxPerKey)} msgs/key`,
+        String(k.sequential.ours),
+        k.sequential.esdk === undefined ? '—' : `${k.sequential.esdk} (caching CMM)`,
+        '—',
+      ],
+      [
+        `GenerateDataKey, ${int(k.concurrent.messages)} concurrent cold encrypts`,
+        String(k.concurrent.ours),
+        k.concurrent.esdk === undefined ? '—' : `${k.concurrent.esdk} (caching CMM)`,
+        '—',
+      ],
+    ],
+    '--- | ---: | ---: | ---:',
+  )
+}
+
+/**
+ * Check the issue's targets against the results.
+ *
+ * @example
+ * ```ts
+ * const failed = checkTargets(results, FULL).filter((t) => !t.pass)
+ * ```
+ */
+export function checkTargets(r: BenchResults, config: BenchConfig): TargetCheck[] {
+  const at = (bytes: number, op: 'encrypt' | 'decrypt') =>
+    r.messages.find((m) => m.size === bytes && m.op === op && m.concurrency === 1)
+  const ratio = (bytes: number, op: 'encrypt' | 'decrypt') => {
+    const m = at(bytes, op)
+    return m ? m.opsPerSec.ours / m.opsPerSec.raw : Number.NaN
+  }
+  const checks: TargetCheck[] = []
+  const enc = ratio(1024, 'encrypt')
+  const dec = ratio(1024, 'decrypt')
+  checks.push({
+    name: '1 KiB encrypt, warm cache',
+    target: '>= 60 % of raw',
+    measured: pct(enc),
+    pass: enc >= 0.6,
+  })
+  checks.push({
+    name: '1 KiB decrypt, warm cache',
+    target: '>= 50 % of raw',
+    measured: pct(dec),
+    pass: dec >= 0.5,
+  })
+  const s = r.stream
+  const se = s.encryptMBps.ours / s.encryptMBps.raw
+  const sd = s.decryptMBps.ours / s.decryptMBps.raw
+  const streamName = `${size(s.bytes)} stream`
+  checks.push({ name: `${streamName} encrypt`, target: '>= 80 % of raw', measured: pct(se), pass: se >= 0.8 })
+  checks.push({ name: `${streamName} decrypt`, target: '>= 80 % of raw', measured: pct(sd), pass: sd >= 0.8 })
+  checks.push({
+    name: `${size(r.rss.bytes)} stream peak RSS`,
+    target: '< 100 MiB',
+    measured: `${r.rss.peakMiB.toFixed(1)} MiB`,
+    pass: r.rss.peakMiB < 100,
+  })
+  checks.push({
+    name: '1 KiB message overhead',
+    target: '<= 250 B',
+    measured: `${r.overhead.ours} B`,
+    pass: r.overhead.ours <= 250,
+  })
+  const k = r.kmsCalls
+  const expectedSeq = Math.ceil(config.kms.messages / config.kms.maxPerKey)
+  checks.push({
+    name: `KMS calls, ${int(k.sequential.messages)} sequential encrypts`,
+    target: `exactly ${expectedSeq}`,
+    measured: String(k.sequential.ours),
+    pass: k.sequential.ours === expectedSeq,
+  })
+  checks.push({
+    name: `KMS calls, ${int(k.concurrent.messages)} concurrent cold encrypts`,
+    target: 'exactly 1',
+    measured: String(k.concurrent.ours),
+    pass: k.concurrent.ours === 1,
+  })
+  return checks
+}
+
+/**
+ * The whole markdown report.
+ *
+ * @example
+ * ```ts
+ * await writeFile('bench/results.md', renderReport(results, FULL, checkTargets(results, FULL)))
+ * ```
+ */
+export function renderReport(
+  r: BenchResults,
+  config: BenchConfig,
+  checks: readonly TargetCheck[],
+  meta: string,
+): string {
+  const targets = table(
+    ['Target', 'Goal', 'Measured', 'Result'],
+    checks.map((c) => [c.name, c.target, c.measured, c.pass ? 'PASS' : 'FAIL']),
+    '--- | --- | ---: | ---',
+  )
+  const m = config.measure
+  return [
+    `# kms-envelope benchmarks${config.quick ? ' (quick mode: indicative only)' : ''}`,
+    '',
+    meta,
+    '',
+    `Per-op numbers: median ops/s of ${m.rounds} interleaved rounds of ${m.roundMs} ms after ${m.warmupMs} ms warm-up,`,
+    'each op awaited before the next (the ×N row runs N ops concurrently). Same payload buffers for every subject.',
+    'Ours: `Envelope` + `KmsKeyring` over a counting fake KMS, warm cache. ESDK: `@aws-crypto/client-node` with a',
+    '`RawAesKeyringNode`; "commit+cache" = AES_256_GCM_HKDF_SHA512_COMMIT_KEY behind NodeCachingMaterialsManager,',
+    '"default" = its default signed suite (ECDSA P-384), no cache. Streams: ESDK committing non-signing suite, its',
+    'default 4 KiB frames; ours 64 KiB frames. MB = 10^6 bytes of plaintext.',
+    '',
+    '## Throughput',
+    '',
+    throughputTable(r),
+    '',
+    '## Memory, overhead, KMS calls',
+    '',
+    otherTable(r),
+    '',
+    'Overhead and KMS counts for the ESDK use its own `KmsKeyringNode` over the same fake KMS client. Peak RSS is the',
+    "child's VmHWM (Linux; getrusage maxRSS elsewhere): plain `node` on the built package, 64 KiB frames.",
+    '',
+    '## Targets (issue 2)',
+    '',
+    targets,
+    ...(r.extra ? ['', r.extra] : []),
+    '',
+  ].join('\n')
+}

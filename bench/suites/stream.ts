@@ -1,0 +1,97 @@
+/**
+ * Streaming throughput over a large object (64 MiB by default) fed in 64 KiB chunks: raw AES-256-GCM in a
+ * Transform (the limit), our encryptStream/decryptStream (64 KiB frames), and the ESDK's streams
+ * (committing non-signing suite, its default 4 KiB frames). Median MB/s (MB = 10^6 bytes) of plaintext.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Duplex, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { FakeKms } from '../harness/fake-kms.js'
+import { median } from '../harness/measure.js'
+import { collectingSink, countingSink, repeatSource, sliceSource } from '../harness/streams.js'
+import { esdkDecryptStream, esdkEncryptStream, rawAesKeyring } from '../subjects/esdk.js'
+import { ourEnvelope } from '../subjects/ours.js'
+import { rawDecryptStream, rawEncryptStream } from '../subjects/raw.js'
+
+export const STREAM_SUBJECTS = ['raw', 'ours', 'esdk'] as const
+export type StreamSubject = (typeof STREAM_SUBJECTS)[number]
+
+/** Median MB/s per subject, encrypt and decrypt. */
+export interface StreamResult {
+  readonly bytes: number
+  readonly chunkSize: number
+  readonly encryptMBps: Readonly<Record<StreamSubject, number>>
+  readonly decryptMBps: Readonly<Record<StreamSubject, number>>
+}
+
+/** Options of {@link benchStream}. */
+export interface StreamBenchOptions {
+  readonly bytes: number
+  readonly chunkSize: number
+  readonly rounds: number
+  readonly context: Record<string, string>
+}
+
+type Factory = { encrypt: () => Transform | Duplex; decrypt: () => Transform | Duplex }
+
+async function timed(run: () => Promise<number>, bytes: number): Promise<number> {
+  const start = performance.now()
+  const out = await run()
+  const seconds = (performance.now() - start) / 1000
+  // Postcondition: the whole object went through.
+  if (out !== bytes) throw new Error(`stream produced ${out} bytes, expected ${bytes}`)
+  return bytes / 1e6 / seconds
+}
+
+/**
+ * Run the stream benchmark.
+ *
+ * @example
+ * ```ts
+ * const r = await benchStream({ bytes: 64 << 20, chunkSize: 65536, rounds: 3, context: { tenant: 'acme' } })
+ * ```
+ */
+export async function benchStream(options: StreamBenchOptions): Promise<StreamResult> {
+  const { bytes, chunkSize, context } = options
+  const chunk = randomBytes(chunkSize)
+  const key = randomBytes(32)
+  const ours = ourEnvelope(new FakeKms())
+  const keyring = rawAesKeyring()
+  const factories: Record<StreamSubject, Factory> = {
+    raw: { encrypt: () => rawEncryptStream(key), decrypt: () => rawDecryptStream(key) },
+    ours: { encrypt: () => ours.encryptStream({ context }), decrypt: () => ours.decryptStream() },
+    esdk: { encrypt: () => esdkEncryptStream(keyring, context), decrypt: () => esdkDecryptStream(keyring) },
+  }
+  const enc: Record<StreamSubject, number[]> = { raw: [], ours: [], esdk: [] }
+  const dec: Record<StreamSubject, number[]> = { raw: [], ours: [], esdk: [] }
+  const ciphertexts = {} as Record<StreamSubject, Buffer>
+  for (const name of STREAM_SUBJECTS) {
+    const { sink, chunks } = collectingSink()
+    await pipeline(repeatSource(chunk, bytes), factories[name].encrypt(), sink)
+    ciphertexts[name] = Buffer.concat(chunks)
+  }
+  // Round -1 is a warm-up (JIT, buffer pools): run, not recorded.
+  for (let r = -1; r < options.rounds; r++) {
+    for (const name of STREAM_SUBJECTS) {
+      const f = factories[name]
+      const e = await timed(async () => {
+        const sink = countingSink()
+        await pipeline(repeatSource(chunk, bytes), f.encrypt(), sink)
+        // The ciphertext is longer than the plaintext; MB/s counts plaintext bytes.
+        return Math.min(sink.bytes, bytes)
+      }, bytes)
+      const d = await timed(async () => {
+        const sink = countingSink()
+        await pipeline(sliceSource(ciphertexts[name], chunkSize), f.decrypt(), sink)
+        return sink.bytes
+      }, bytes)
+      if (r >= 0) {
+        enc[name].push(e)
+        dec[name].push(d)
+      }
+    }
+  }
+  const med = (m: Record<StreamSubject, number[]>) =>
+    Object.fromEntries(STREAM_SUBJECTS.map((n) => [n, median(m[n])])) as Record<StreamSubject, number>
+  return { bytes, chunkSize, encryptMBps: med(enc), decryptMBps: med(dec) }
+}
