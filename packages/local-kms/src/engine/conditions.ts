@@ -53,7 +53,7 @@ export function validateConditionBlock(block: unknown): void {
   for (const [op, entries] of Object.entries(block)) {
     const base = op
       .toLowerCase()
-      .replace(/^for(all|any)values:/, '')
+      .replace(/^for(allvalues|anyvalue):/, '')
       .replace(/ifexists$/, '')
     // Precondition: the operator is one the engine evaluates.
     if (base !== 'null' && !COMPARATORS[base])
