@@ -103,13 +103,14 @@ describe('Envelope refuses bad input with typed errors', () => {
 
   it('invalid contexts are refused on encrypt', async () => {
     const envelope = new Envelope({ keyring: new TestKeyring() })
-    for (const context of [
+    const bad: Array<Record<string, string>> = [
       { '': 'x' },
       { 'aws:x': 'y' },
       { 'kms-envelope:scope': 'y' },
       { a: 1 as unknown as string },
       { s: '\ud800' },
-    ]) {
+    ]
+    for (const context of bad) {
       await expect(envelope.encrypt('x', { context })).rejects.toBeInstanceOf(InvalidEncryptionContextError)
     }
   })
