@@ -51,6 +51,8 @@ export interface KmsKeyringOptions {
   readonly endpoint?: string
   /** Credentials for a client created for you. */
   readonly credentials?: KMSClientConfig['credentials']
+  /** Attempts per request (including SDK retries) for a client created for you; SDK default 3. */
+  readonly maxAttempts?: number
   /** Per-Region clients, used for keys whose ARN names that Region (e.g. a DR replica); others use `client`. */
   readonly clients?: Readonly<Record<string, KMSClient>>
   /** The key that generates data keys: key ARN, alias ARN, `alias/<name>` or key id. */
@@ -146,6 +148,7 @@ export class KmsKeyring implements Keyring {
         region: options.region,
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
         ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+        ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
       })
     } else {
       // Precondition: a client or a region.

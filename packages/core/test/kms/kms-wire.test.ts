@@ -97,6 +97,7 @@ describe('KmsKeyring over HTTP (loopback)', () => {
       region: 'us-east-1',
       endpoint,
       credentials,
+      maxAttempts: 1,
       generatorKeyId: ARN,
     })
     const err = await keyring
