@@ -168,6 +168,14 @@ export class KmsKeyring implements Keyring {
         'Set generatorKeyId: it generates the data key that the additional keys wrap.',
       )
     }
+    // Precondition: each wrapping key once (a duplicate would only add a KMS call and header bytes).
+    const wrapping = [...(this.#generator === undefined ? [] : [this.#generator]), ...this.#additional]
+    if (new Set(wrapping).size !== wrapping.length) {
+      throw new ConfigurationError(
+        'The generator and additional keys contain the same key twice.',
+        'List each wrapping key once.',
+      )
+    }
     const grants = options.grantTokens ?? []
     // Precondition: grant tokens are non-empty strings (KMS accepts at most 10).
     if (

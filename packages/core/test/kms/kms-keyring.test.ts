@@ -366,6 +366,7 @@ describe('KmsKeyring configuration', () => {
     [{ generatorKeyId: 'not-a-key' }],
     [{ generatorKeyId: A, additionalKeyIds: ['arn:aws:s3:::bucket'] }],
     [{ additionalKeyIds: [B] }],
+    [{ generatorKeyId: A, additionalKeyIds: [B, A] }],
     [{}],
     [{ generatorKeyId: A, decrypt: { mode: 'discovery' as const, accounts: [] } }],
     [{ generatorKeyId: A, decrypt: { mode: 'discovery' as const, accounts: ['acme'] } }],
