@@ -10,7 +10,12 @@ export interface BenchConfig {
   /** A size also measured with `concurrency` ops in flight. */
   readonly concurrentSize: number
   readonly concurrency: number
-  readonly stream: { readonly bytes: number; readonly chunkSize: number; readonly rounds: number }
+  readonly stream: {
+    readonly bytes: number
+    readonly chunkSize: number
+    readonly rounds: number
+    readonly esdkRounds: number
+  }
   readonly rssBytes: number
   readonly kms: { readonly messages: number; readonly maxPerKey: number; readonly concurrent: number }
 }
@@ -24,10 +29,10 @@ export const FULL: BenchConfig = {
   quick: false,
   context,
   sizes: [256, KiB, 64 * KiB, MiB],
-  measure: { warmupMs: 300, rounds: 7, roundMs: 200 },
+  measure: { warmupMs: 300, rounds: 21, roundMs: 60 },
   concurrentSize: KiB,
   concurrency: 16,
-  stream: { bytes: 64 * MiB, chunkSize: 64 * KiB, rounds: 3 },
+  stream: { bytes: 64 * MiB, chunkSize: 64 * KiB, rounds: 11, esdkRounds: 2 },
   rssBytes: 1024 * MiB,
   kms: { messages: 10_000, maxPerKey: 1000, concurrent: 1000 },
 }
@@ -37,6 +42,6 @@ export const QUICK: BenchConfig = {
   ...FULL,
   quick: true,
   measure: { warmupMs: 30, rounds: 3, roundMs: 40 },
-  stream: { bytes: 8 * MiB, chunkSize: 64 * KiB, rounds: 1 },
+  stream: { bytes: 8 * MiB, chunkSize: 64 * KiB, rounds: 2, esdkRounds: 1 },
   rssBytes: 64 * MiB,
 }

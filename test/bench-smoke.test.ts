@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { FULL, QUICK } from '../bench/config.js'
 import { FakeKms } from '../bench/harness/fake-kms.js'
-import { measure } from '../bench/harness/measure.js'
+import { measure, median, pairedRatio } from '../bench/harness/measure.js'
 import { type BenchResults, checkTargets, renderReport } from '../bench/report.js'
 import { benchKmsCalls } from '../bench/suites/kms-calls.js'
 import { benchMessages, MESSAGE_SUBJECTS } from '../bench/suites/messages.js'
@@ -36,6 +36,13 @@ describe('bench harness', () => {
       expect(r.opsPerSec).toBeLessThanOrEqual(Math.max(...r.rounds))
     }
     expect(calls).toBeGreaterThan(0)
+  })
+
+  it('median() and pairedRatio() (median of round-by-round ratios)', () => {
+    expect(median([3, 1, 2])).toBe(2)
+    expect(median([4, 1, 3, 2])).toBe(2.5)
+    expect(pairedRatio([2, 9, 6], [1, 3, 3])).toBe(2)
+    expect(pairedRatio([], [1])).toBeNaN()
   })
 
   it('the fake KMS counts calls and decrypts what it generated', async () => {
@@ -87,7 +94,13 @@ describe('bench harness', () => {
   })
 
   it('streams and the peak-RSS child, then a report with every target', async () => {
-    const stream = await benchStream({ bytes: 1 << 20, chunkSize: 64 * 1024, rounds: 1, context })
+    const stream = await benchStream({
+      bytes: 1 << 20,
+      chunkSize: 64 * 1024,
+      rounds: 1,
+      esdkRounds: 1,
+      context,
+    })
     for (const s of STREAM_SUBJECTS) {
       expect(positive(stream.encryptMBps[s])).toBe(true)
       expect(positive(stream.decryptMBps[s])).toBe(true)

@@ -88,3 +88,19 @@ export async function measure(subjects: readonly Subject[], options: MeasureOpti
     rounds: results[i] ?? [],
   }))
 }
+
+/**
+ * The median of round-by-round ratios `a[i] / b[i]`. Rounds i of two subjects ran back to back, so their
+ * ratio cancels most of the load a shared machine adds; a ratio of medians would not.
+ *
+ * @example
+ * ```ts
+ * const vsRaw = pairedRatio(ours.rounds, raw.rounds)
+ * ```
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length)
+  // Precondition: at least one round each.
+  if (n === 0) return Number.NaN
+  return median(Array.from({ length: n }, (_, i) => (a[i] as number) / (b[i] as number)))
+}

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { FakeKms } from '../harness/fake-kms.js'
-import { type MeasureOptions, measure, type Subject } from '../harness/measure.js'
+import { type MeasureOptions, measure, pairedRatio, type Subject } from '../harness/measure.js'
 import { esdkCached, esdkDefault, rawAesKeyring } from '../subjects/esdk.js'
 import { ourEnvelope } from '../subjects/ours.js'
 import { rawDecrypt, rawEncrypt } from '../subjects/raw.js'
@@ -21,6 +21,8 @@ export interface MessageRow {
   /** Ops started together per step (1 = sequential awaited loop). */
   readonly concurrency: number
   readonly opsPerSec: Readonly<Record<MessageSubject, number>>
+  /** Median of per-round ratios to raw (rounds ran back to back): the figure the targets use. */
+  readonly vsRaw: Readonly<Record<MessageSubject, number>>
 }
 
 /** Options of {@link benchMessages}. */
@@ -89,7 +91,12 @@ export async function benchMessages(options: MessageBenchOptions): Promise<Messa
         MessageSubject,
         number
       >
-      rows.push({ size, op, concurrency, opsPerSec })
+      const raw = results.find((r) => r.name === 'raw')?.rounds ?? []
+      const vsRaw = Object.fromEntries(results.map((r) => [r.name, pairedRatio(r.rounds, raw)])) as Record<
+        MessageSubject,
+        number
+      >
+      rows.push({ size, op, concurrency, opsPerSec, vsRaw })
     }
   }
 
