@@ -38,7 +38,11 @@ export const SEED: SeedFile = {
       name: 'service',
       principals: [{ arn: SERVICE_ROLE, ...CREDENTIALS.service, viaService: VIA_SERVICE }],
     },
-    { id: OTHER, name: 'other', principals: [{ arn: `arn:aws:iam::${OTHER}:user/mallory`, ...CREDENTIALS.other }] },
+    {
+      id: OTHER,
+      name: 'other',
+      principals: [{ arn: `arn:aws:iam::${OTHER}:user/mallory`, ...CREDENTIALS.other }],
+    },
   ],
   keys: [{ account: CUSTOMER, keyId: SEEDED_KEY_ID, description: 'seeded key', tags: { team: 'payments' } }],
   aliases: [{ account: CUSTOMER, name: 'alias/seeded', targetKeyId: SEEDED_KEY_ID }],
