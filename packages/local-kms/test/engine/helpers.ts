@@ -1,5 +1,10 @@
 import { expect } from 'vitest'
-import { type CallerIdentity, type EngineOptions, KmsServiceError, LocalKmsEngine } from '../../src/engine/index.js'
+import {
+  type CallerIdentity,
+  type EngineOptions,
+  KmsServiceError,
+  LocalKmsEngine,
+} from '../../src/engine/index.js'
 
 export const A = '111122223333'
 export const B = '444455556666'

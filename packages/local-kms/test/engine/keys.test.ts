@@ -11,7 +11,10 @@ afterAll(() => w.engine.close())
 describe('CreateKey / DescribeKey / ListKeys', () => {
   it('returns the full KeyMetadata shape', async () => {
     const before = Date.now() / 1000
-    const out = await w.call(w.root, 'CreateKey', { Description: 'orders', Tags: [{ TagKey: 'team', TagValue: 'pay' }] })
+    const out = await w.call(w.root, 'CreateKey', {
+      Description: 'orders',
+      Tags: [{ TagKey: 'team', TagValue: 'pay' }],
+    })
     const md = out.KeyMetadata
     expect(md).toMatchObject({
       AWSAccountId: A,
@@ -30,16 +33,27 @@ describe('CreateKey / DescribeKey / ListKeys', () => {
     expect(md.Arn).toBe(`arn:aws:kms:us-east-1:${A}:key/${md.KeyId}`)
     expect(md.CreationDate).toBeGreaterThanOrEqual(Math.floor(before))
     expect((await w.call(w.root, 'DescribeKey', { KeyId: md.KeyId })).KeyMetadata).toEqual(md)
-    expect((await w.call(w.root, 'ListResourceTags', { KeyId: md.KeyId })).Tags).toEqual([{ TagKey: 'team', TagValue: 'pay' }])
+    expect((await w.call(w.root, 'ListResourceTags', { KeyId: md.KeyId })).Tags).toEqual([
+      { TagKey: 'team', TagValue: 'pay' },
+    ])
   })
 
   it('refuses unsupported origins and multi-Region keys, and malformed policies', async () => {
     await rejects(w.newKey({ Origin: 'EXTERNAL' }), 'UnsupportedOperationException')
     await rejects(w.newKey({ MultiRegion: true }), 'UnsupportedOperationException')
     await rejects(w.newKey({ Policy: '{not json' }), 'MalformedPolicyDocumentException')
-    await rejects(w.newKey({ Policy: JSON.stringify({ Statement: [{ Effect: 'Maybe', Principal: '*', Action: '*' }] }) }), 'MalformedPolicyDocumentException')
     await rejects(
-      w.newKey({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Condition: { NumericWeird: { a: 1 } } }] }) }),
+      w.newKey({ Policy: JSON.stringify({ Statement: [{ Effect: 'Maybe', Principal: '*', Action: '*' }] }) }),
+      'MalformedPolicyDocumentException',
+    )
+    await rejects(
+      w.newKey({
+        Policy: JSON.stringify({
+          Statement: [
+            { Effect: 'Allow', Principal: '*', Action: '*', Condition: { NumericWeird: { a: 1 } } },
+          ],
+        }),
+      }),
       'MalformedPolicyDocumentException',
     )
   })
@@ -48,7 +62,8 @@ describe('CreateKey / DescribeKey / ListKeys', () => {
     const e = await LocalKmsEngine.open()
     const caller = e.resolveAccessKey('test')!.caller
     const arns: string[] = []
-    for (let i = 0; i < 5; i++) arns.push((await e.call('CreateKey', {}, caller)).KeyMetadata!.Arn as string)
+    for (let i = 0; i < 5; i++)
+      arns.push(((await e.call('CreateKey', {}, caller)).KeyMetadata as { Arn: string }).Arn)
     const seen: string[] = []
     let Marker: string | undefined
     do {
@@ -67,15 +82,29 @@ describe('CreateKey / DescribeKey / ListKeys', () => {
 describe('Enable / Disable / deletion', () => {
   it('ScheduleKeyDeletion: window 7-30 (default 30), DeletionDate, twice → KMSInvalidStateException', async () => {
     const arn = await w.newKey()
-    await rejects(w.call(w.root, 'ScheduleKeyDeletion', { KeyId: arn, PendingWindowInDays: 6 }), 'ValidationException')
-    await rejects(w.call(w.root, 'ScheduleKeyDeletion', { KeyId: arn, PendingWindowInDays: 31 }), 'ValidationException')
+    await rejects(
+      w.call(w.root, 'ScheduleKeyDeletion', { KeyId: arn, PendingWindowInDays: 6 }),
+      'ValidationException',
+    )
+    await rejects(
+      w.call(w.root, 'ScheduleKeyDeletion', { KeyId: arn, PendingWindowInDays: 31 }),
+      'ValidationException',
+    )
     const out = await w.call(w.root, 'ScheduleKeyDeletion', { KeyId: arn })
     expect(out).toMatchObject({ KeyId: arn, KeyState: 'PendingDeletion', PendingWindowInDays: 30 })
     expect(out.DeletionDate - Date.now() / 1000).toBeGreaterThan(29.9 * 86400)
     const md = (await w.call(w.root, 'DescribeKey', { KeyId: arn })).KeyMetadata
-    expect(md).toMatchObject({ KeyState: 'PendingDeletion', Enabled: false, DeletionDate: out.DeletionDate, PendingDeletionWindowInDays: 30 })
+    expect(md).toMatchObject({
+      KeyState: 'PendingDeletion',
+      Enabled: false,
+      DeletionDate: out.DeletionDate,
+      PendingDeletionWindowInDays: 30,
+    })
     await rejects(w.call(w.root, 'ScheduleKeyDeletion', { KeyId: arn }), 'KMSInvalidStateException')
-    await rejects(w.call(w.root, 'CancelKeyDeletion', { KeyId: await w.newKey() }), 'KMSInvalidStateException')
+    await rejects(
+      w.call(w.root, 'CancelKeyDeletion', { KeyId: await w.newKey() }),
+      'KMSInvalidStateException',
+    )
     expect(await w.call(w.root, 'CancelKeyDeletion', { KeyId: arn })).toEqual({ KeyId: arn })
     const after = (await w.call(w.root, 'DescribeKey', { KeyId: arn })).KeyMetadata
     expect(after.KeyState).toBe('Disabled')
@@ -86,7 +115,7 @@ describe('Enable / Disable / deletion', () => {
     let now = Date.now()
     const e = await LocalKmsEngine.open({ now: () => now })
     const caller = e.resolveAccessKey('test')!.caller
-    const arn = (await e.call('CreateKey', {}, caller)).KeyMetadata!.Arn as string
+    const arn = ((await e.call('CreateKey', {}, caller)).KeyMetadata as { Arn: string }).Arn
     await e.call('CreateAlias', { AliasName: 'alias/doomed', TargetKeyId: arn }, caller)
     const { CiphertextBlob } = await e.call('Encrypt', { KeyId: arn, Plaintext: b64('x') }, caller)
     await e.call('ScheduleKeyDeletion', { KeyId: arn, PendingWindowInDays: 7 }, caller)
@@ -108,7 +137,10 @@ describe('Enable / Disable / deletion', () => {
     expect(PolicyName).toBe('default')
     expect(JSON.parse(Policy).Statement[0].Principal.AWS).toBe(`arn:aws:iam::${A}:root`)
     await rejects(w.call(w.root, 'GetKeyPolicy', { KeyId: arn, PolicyName: 'other' }), 'NotFoundException')
-    await rejects(w.call(w.root, 'PutKeyPolicy', { KeyId: arn, Policy: '[]' }), 'MalformedPolicyDocumentException')
+    await rejects(
+      w.call(w.root, 'PutKeyPolicy', { KeyId: arn, Policy: '[]' }),
+      'MalformedPolicyDocumentException',
+    )
     expect((await w.call(w.root, 'ListKeyPolicies', { KeyId: arn })).PolicyNames).toEqual(['default'])
   })
 })

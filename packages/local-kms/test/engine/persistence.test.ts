@@ -7,7 +7,7 @@ import { LocalKmsEngine, LocalKmsError } from '../../src/engine/index.js'
 import { b64, rejects, SERVICE_ROLE, twoAccountSeed, unb64 } from './helpers.js'
 
 const dir = () => mkdtempSync(join(tmpdir(), 'lkms-'))
-const FIXED = Buffer.alloc(32, 0).map((_, i) => (i * 37 + 11) & 0xff)
+const FIXED = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff))
 
 function allBytes(d: string): Buffer {
   return Buffer.concat(readdirSync(d).map((f) => readFileSync(join(d, f))))
@@ -18,31 +18,61 @@ describe('persistence', () => {
     const d = dir()
     let e = await LocalKmsEngine.open({ dataDir: d, seed: twoAccountSeed })
     let root = e.resolveAccessKey('test')!.caller
-    const arn = (await e.call('CreateKey', { Description: 'persist', Tags: [{ TagKey: 't', TagValue: 'v' }] }, root)).KeyMetadata!.Arn as string
-    const { CiphertextBlob: v1 } = await e.call('Encrypt', { KeyId: arn, Plaintext: b64('old'), EncryptionContext: { a: 'b' } }, root)
+    const arn = (
+      (await e.call('CreateKey', { Description: 'persist', Tags: [{ TagKey: 't', TagValue: 'v' }] }, root))
+        .KeyMetadata as { Arn: string }
+    ).Arn
+    const { CiphertextBlob: v1 } = await e.call(
+      'Encrypt',
+      { KeyId: arn, Plaintext: b64('old'), EncryptionContext: { a: 'b' } },
+      root,
+    )
     await e.call('RotateKeyOnDemand', { KeyId: arn }, root)
     const { CiphertextBlob: v2 } = await e.call('Encrypt', { KeyId: arn, Plaintext: b64('new') }, root)
     await e.call('CreateAlias', { AliasName: 'alias/p', TargetKeyId: arn }, root)
-    const { GrantId, GrantToken } = await e.call('CreateGrant', { KeyId: arn, GranteePrincipal: SERVICE_ROLE, Operations: ['Decrypt'] }, root)
-    const disabled = (await e.call('CreateKey', {}, root)).KeyMetadata!.Arn as string
+    const { GrantId, GrantToken } = await e.call(
+      'CreateGrant',
+      { KeyId: arn, GranteePrincipal: SERVICE_ROLE, Operations: ['Decrypt'] },
+      root,
+    )
+    const disabled = ((await e.call('CreateKey', {}, root)).KeyMetadata as { Arn: string }).Arn
     await e.call('DisableKey', { KeyId: disabled }, root)
-    await e.addAccessKey({ principalArn: 'arn:aws:iam::111122223333:user/late', accessKeyId: 'late', secretAccessKey: 'late-s' })
+    await e.addAccessKey({
+      principalArn: 'arn:aws:iam::111122223333:user/late',
+      accessKeyId: 'late',
+      secretAccessKey: 'late-s',
+    })
     await e.close()
 
     e = await LocalKmsEngine.open({ dataDir: d })
     root = e.resolveAccessKey('test')!.caller
     const svc = e.resolveAccessKey('svc')!.caller
     expect(e.resolveAccessKey('late')?.secretAccessKey).toBe('late-s')
-    expect(unb64((await e.call('Decrypt', { CiphertextBlob: v1, EncryptionContext: { a: 'b' } }, root)).Plaintext as string)).toBe('old')
+    expect(
+      unb64(
+        (await e.call('Decrypt', { CiphertextBlob: v1, EncryptionContext: { a: 'b' } }, root))
+          .Plaintext as string,
+      ),
+    ).toBe('old')
     expect(unb64((await e.call('Decrypt', { CiphertextBlob: v2 }, svc)).Plaintext as string)).toBe('new')
-    expect((await e.call('DescribeKey', { KeyId: 'alias/p' }, root)).KeyMetadata).toMatchObject({ Arn: arn, Description: 'persist' })
-    expect((await e.call('DescribeKey', { KeyId: disabled }, root)).KeyMetadata).toMatchObject({ KeyState: 'Disabled' })
-    expect((await e.call('ListResourceTags', { KeyId: arn }, root)).Tags).toEqual([{ TagKey: 't', TagValue: 'v' }])
+    expect((await e.call('DescribeKey', { KeyId: 'alias/p' }, root)).KeyMetadata).toMatchObject({
+      Arn: arn,
+      Description: 'persist',
+    })
+    expect((await e.call('DescribeKey', { KeyId: disabled }, root)).KeyMetadata).toMatchObject({
+      KeyState: 'Disabled',
+    })
+    expect((await e.call('ListResourceTags', { KeyId: arn }, root)).Tags).toEqual([
+      { TagKey: 't', TagValue: 'v' },
+    ])
     expect((await e.call('ListGrants', { KeyId: arn }, root)).Grants).toMatchObject([{ GrantId }])
     await e.call('RetireGrant', { GrantToken }, root)
     await e.close()
     e = await LocalKmsEngine.open({ dataDir: d })
-    await rejects(e.call('Decrypt', { CiphertextBlob: v2 }, e.resolveAccessKey('svc')!.caller), 'AccessDeniedException')
+    await rejects(
+      e.call('Decrypt', { CiphertextBlob: v2 }, e.resolveAccessKey('svc')!.caller),
+      'AccessDeniedException',
+    )
     await e.close()
   })
 
@@ -65,11 +95,18 @@ describe('persistence', () => {
     const d = dir()
     const e = await LocalKmsEngine.open({
       dataDir: d,
-      seed: { accounts: twoAccountSeed.accounts, keys: [{ account: '111122223333', keyId: 'fixed-key', material: FIXED.toString('base64') }] },
+      seed: {
+        accounts: twoAccountSeed.accounts,
+        keys: [{ account: '111122223333', keyId: 'fixed-key', material: FIXED.toString('base64') }],
+      },
     })
     const root = e.resolveAccessKey('test')!.caller
     const dk = await e.call('GenerateDataKey', { KeyId: 'fixed-key', KeySpec: 'AES_256' }, root)
-    await e.call('CreateGrant', { KeyId: 'fixed-key', GranteePrincipal: SERVICE_ROLE, Operations: ['Decrypt'] }, root)
+    await e.call(
+      'CreateGrant',
+      { KeyId: 'fixed-key', GranteePrincipal: SERVICE_ROLE, Operations: ['Decrypt'] },
+      root,
+    )
     await e.close()
     expect(statSync(join(d, 'master.key')).mode & 0o777).toBe(0o600)
     expect(statSync(join(d, 'state.json')).mode & 0o077).toBe(0)
@@ -82,7 +119,11 @@ describe('persistence', () => {
     expect(disk.includes(dataKey) || disk.includes(Buffer.from(dk.Plaintext as string))).toBe(false)
     // And the sealed material still decrypts after reopening (the blob was made with the fixed material).
     const e2 = await LocalKmsEngine.open({ dataDir: d })
-    const out = await e2.call('Decrypt', { CiphertextBlob: dk.CiphertextBlob }, e2.resolveAccessKey('test')!.caller)
+    const out = await e2.call(
+      'Decrypt',
+      { CiphertextBlob: dk.CiphertextBlob },
+      e2.resolveAccessKey('test')!.caller,
+    )
     expect(out.Plaintext).toBe(dk.Plaintext)
     await e2.close()
   })
@@ -92,7 +133,10 @@ describe('persistence', () => {
     const e = await LocalKmsEngine.open({
       dataDir: d,
       plaintextKeyMaterial: true,
-      seed: { accounts: twoAccountSeed.accounts, keys: [{ account: '111122223333', keyId: 'fixed-key', material: FIXED.toString('base64') }] },
+      seed: {
+        accounts: twoAccountSeed.accounts,
+        keys: [{ account: '111122223333', keyId: 'fixed-key', material: FIXED.toString('base64') }],
+      },
     })
     await e.close()
     expect(readdirSync(d)).not.toContain('master.key')
@@ -124,7 +168,9 @@ describe('persistence', () => {
     await e.close()
     expect(readdirSync(d).filter((f) => f.endsWith('.tmp'))).toEqual([])
     const e2 = await LocalKmsEngine.open({ dataDir: d })
-    expect((await e2.call('ListKeys', { Limit: 1000 }, e2.resolveAccessKey('test')!.caller)).Keys).toHaveLength(40)
+    expect(
+      (await e2.call('ListKeys', { Limit: 1000 }, e2.resolveAccessKey('test')!.caller)).Keys,
+    ).toHaveLength(40)
     await e2.close()
   })
 

@@ -36,7 +36,10 @@ describe('key rotation', () => {
 
   it('Enable / Disable / GetKeyRotationStatus; automatic rotation when the period passes', async () => {
     const { engine, call, arn, advance } = await setup()
-    expect(await call('GetKeyRotationStatus', { KeyId: arn })).toEqual({ KeyRotationEnabled: false, KeyId: arn })
+    expect(await call('GetKeyRotationStatus', { KeyId: arn })).toEqual({
+      KeyRotationEnabled: false,
+      KeyId: arn,
+    })
     await rejects(call('EnableKeyRotation', { KeyId: arn, RotationPeriodInDays: 89 }), 'ValidationException')
     await call('EnableKeyRotation', { KeyId: arn, RotationPeriodInDays: 90 })
     const status = await call('GetKeyRotationStatus', { KeyId: arn })
@@ -45,7 +48,9 @@ describe('key rotation', () => {
     const { CiphertextBlob: old } = await call('Encrypt', { KeyId: arn, Plaintext: b64('old') })
     advance(91 * DAY)
     await call('Encrypt', { KeyId: arn, Plaintext: b64('new') })
-    expect((await call('ListKeyRotations', { KeyId: arn })).Rotations).toMatchObject([{ RotationType: 'AUTOMATIC' }])
+    expect((await call('ListKeyRotations', { KeyId: arn })).Rotations).toMatchObject([
+      { RotationType: 'AUTOMATIC' },
+    ])
     expect(unb64((await call('Decrypt', { CiphertextBlob: old })).Plaintext)).toBe('old')
     await call('DisableKeyRotation', { KeyId: arn })
     expect((await call('GetKeyRotationStatus', { KeyId: arn })).KeyRotationEnabled).toBe(false)
@@ -72,13 +77,23 @@ describe('aliases and tags', () => {
     const other = (await call('CreateKey')).KeyMetadata.Arn as string
     await call('CreateAlias', { AliasName: 'alias/app', TargetKeyId: arn })
     await rejects(call('CreateAlias', { AliasName: 'alias/app', TargetKeyId: arn }), 'AlreadyExistsException')
-    await rejects(call('CreateAlias', { AliasName: 'alias/aws/s3', TargetKeyId: arn }), 'InvalidAliasNameException')
+    await rejects(
+      call('CreateAlias', { AliasName: 'alias/aws/s3', TargetKeyId: arn }),
+      'InvalidAliasNameException',
+    )
     await rejects(call('CreateAlias', { AliasName: 'app', TargetKeyId: arn }), 'InvalidAliasNameException')
-    await rejects(call('CreateAlias', { AliasName: 'alias/x', TargetKeyId: 'alias/app' }), 'ValidationException')
+    await rejects(
+      call('CreateAlias', { AliasName: 'alias/x', TargetKeyId: 'alias/app' }),
+      'ValidationException',
+    )
     await rejects(call('CreateAlias', { AliasName: 'alias/x', TargetKeyId: 'nope' }), 'NotFoundException')
     const list = await call('ListAliases')
     expect(list.Aliases).toMatchObject([
-      { AliasName: 'alias/app', AliasArn: 'arn:aws:kms:us-east-1:111122223333:alias/app', TargetKeyId: arn.split('/')[1] },
+      {
+        AliasName: 'alias/app',
+        AliasArn: 'arn:aws:kms:us-east-1:111122223333:alias/app',
+        TargetKeyId: arn.split('/')[1],
+      },
     ])
     await call('UpdateAlias', { AliasName: 'alias/app', TargetKeyId: other })
     expect((await call('DescribeKey', { KeyId: 'alias/app' })).KeyMetadata.Arn).toBe(other)
@@ -93,7 +108,13 @@ describe('aliases and tags', () => {
 
   it('TagResource / UntagResource / ListResourceTags', async () => {
     const { engine, call, arn } = await setup()
-    await call('TagResource', { KeyId: arn, Tags: [{ TagKey: 'a', TagValue: '1' }, { TagKey: 'b', TagValue: '2' }] })
+    await call('TagResource', {
+      KeyId: arn,
+      Tags: [
+        { TagKey: 'a', TagValue: '1' },
+        { TagKey: 'b', TagValue: '2' },
+      ],
+    })
     await call('TagResource', { KeyId: arn, Tags: [{ TagKey: 'a', TagValue: '3' }] })
     expect((await call('ListResourceTags', { KeyId: arn })).Tags).toEqual([
       { TagKey: 'a', TagValue: '3' },
@@ -101,7 +122,10 @@ describe('aliases and tags', () => {
     ])
     await call('UntagResource', { KeyId: arn, TagKeys: ['a'] })
     expect((await call('ListResourceTags', { KeyId: arn })).Tags).toEqual([{ TagKey: 'b', TagValue: '2' }])
-    await rejects(call('TagResource', { KeyId: arn, Tags: [{ TagKey: 'aws:x', TagValue: '1' }] }), 'TagException')
+    await rejects(
+      call('TagResource', { KeyId: arn, Tags: [{ TagKey: 'aws:x', TagValue: '1' }] }),
+      'TagException',
+    )
     await rejects(call('TagResource', { KeyId: arn, Tags: [] }), 'ValidationException')
     await engine.close()
   })
@@ -110,8 +134,19 @@ describe('aliases and tags', () => {
     const { engine, call } = await setup()
     const policy = JSON.stringify({
       Statement: [
-        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
-        { Effect: 'Deny', Principal: '*', Action: 'kms:Encrypt', Resource: '*', Condition: { StringEquals: { 'aws:ResourceTag/frozen': 'yes' } } },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111122223333:root' },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'kms:Encrypt',
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:ResourceTag/frozen': 'yes' } },
+        },
       ],
     })
     const arn = (await call('CreateKey', { Policy: policy })).KeyMetadata.Arn
