@@ -159,12 +159,14 @@ describe('scope keys on the local KMS', () => {
     const store = new MemoryKeyStore()
     let now = Date.parse('2026-05-01T00:10:00Z')
     const { client, ops } = counting(service)
+    const trusted: string[] = []
     const hierarchy = new KeyHierarchy({
       kms: client,
       rootKeyId: serviceRoot,
       store,
       keyWindowMs: HOUR,
       clock: () => now,
+      trustedKeyIds: trusted,
     })
     const keys = []
     for (let h = 0; h < 5; h++) {
@@ -173,6 +175,7 @@ describe('scope keys on the local KMS', () => {
     }
     // The customer creates a CMK and grants the service what the scope keys need.
     const cmk = (await customer.send(new CreateKeyCommand({ Description: 'customer CMK' }))).KeyMetadata!.Arn!
+    trusted.push(cmk) // the service's configuration of this customer's key
     const { GrantId } = await customer.send(
       new CreateGrantCommand({
         KeyId: cmk,

@@ -31,6 +31,13 @@ export interface KeyHierarchyOptions {
    * in key-policy and grant conditions), besides `kms-envelope:scope` and `kms-envelope:version`.
    */
   readonly context?: EncryptionContext
+  /**
+   * KMS keys (ARNs) trusted to wrap scope keys besides the root key: the targets of key switches
+   * ({@link KeyHierarchy.rewrap}), e.g. customer managed keys. A list, or a function deciding per scope.
+   * A wrapping key read from the store that is neither the root key nor trusted is refused before any KMS
+   * call, so write access to the store alone cannot make this process use a key someone else controls.
+   */
+  readonly trustedKeyIds?: readonly string[] | ((keyArn: string, scopeId: string) => boolean)
   /** KMS grant tokens passed on every call. */
   readonly grantTokens?: readonly string[]
   /** Who this process is, for the audit trail (default `pid:<pid>@<host>`). */
@@ -126,6 +133,7 @@ export class KeyHierarchy {
       context: { ...(options.context ?? {}) },
       actor: options.actor ?? defaultActor(),
       clock: options.clock ?? Date.now,
+      ...(options.trustedKeyIds ? { trustedKeyIds: options.trustedKeyIds } : {}),
       ...(options.grantTokens ? { grantTokens: [...options.grantTokens] } : {}),
     })
   }

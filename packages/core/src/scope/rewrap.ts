@@ -54,6 +54,8 @@ export async function rewrapScope(
   const actor = options.actor ?? keys.config.actor
   const store = keys.config.store
   const targetKeyId = await resolveRootKey(keys.kms, newRootKeyId)
+  // Precondition: the target is trusted, else readers would refuse the re-wrapped versions.
+  await keys.assertTrusted(targetKeyId, scopeId)
 
   let scope: ScopeRecord | undefined
   for (let race = 0; ; race++) {

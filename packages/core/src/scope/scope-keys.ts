@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os'
 import type { KMSClient } from '@aws-sdk/client-kms'
-import { ConfigurationError, KeyDestroyedError, KeyStoreError } from '../errors/errors.js'
+import { ConfigurationError, InvalidKeyError, KeyDestroyedError, KeyStoreError } from '../errors/errors.js'
 import type { EncryptionContext } from '../keyring/types.js'
 import { bindingContext, MAX_SCOPE_KEY_VERSION } from './binding.js'
 import type { AuditAction, KeyStore, ScopeKeyVersion, ScopeRecord, Tombstone } from './key-store.js'
@@ -12,6 +12,7 @@ import { assertScopeId } from './scope-id.js'
 import {
   generateScopeKey,
   generateWrappedScopeKey,
+  resolveRootKey,
   rewrapScopeKey,
   type ScopeKmsTarget,
   unwrapScopeKey,
@@ -31,6 +32,13 @@ export interface ScopeKeysConfig {
   readonly context: EncryptionContext
   readonly actor: string
   readonly clock: () => number
+  /** Wrapping keys trusted besides the root key (see KeyHierarchyOptions.trustedKeyIds). */
+  readonly trustedKeyIds?: readonly string[] | ((keyArn: string, scopeId: string) => boolean)
+}
+
+/** True for a full key ARN (not an alias, alias ARN or bare key id). */
+function isKeyArn(id: string): boolean {
+  return /^arn:aws[a-z-]*:kms:[^:]+:\d{12}:key\//.test(id)
 }
 
 /** The default actor recorded in the audit trail: this process on this host. */
@@ -57,10 +65,41 @@ export interface UnwrappedScopeKey {
 export class ScopeKeys {
   readonly config: ScopeKeysConfig
   readonly #kms: ScopeKmsTarget
+  #rootArn: Promise<string> | undefined
 
   constructor(config: ScopeKeysConfig) {
     this.config = config
     this.#kms = { client: config.kms, ...(config.grantTokens ? { grantTokens: config.grantTokens } : {}) }
+    if (isKeyArn(config.rootKeyId)) this.#rootArn = Promise.resolve(config.rootKeyId)
+  }
+
+  /** The root key's ARN (an alias or key id is resolved once with DescribeKey). */
+  rootArn(): Promise<string> {
+    if (!this.#rootArn) {
+      const pending = resolveRootKey(this.#kms, this.config.rootKeyId, false)
+      this.#rootArn = pending
+      pending.catch(() => {
+        if (this.#rootArn === pending) this.#rootArn = undefined
+      })
+    }
+    return this.#rootArn
+  }
+
+  /**
+   * Precondition of every use of a wrapping key read from the store (or named by a scope record): it is the
+   * root key or a configured trusted key. Someone able to write the store cannot make this process use a
+   * key they control (they would know the scope key) or a key outside the configuration.
+   */
+  async assertTrusted(keyArn: string, scopeId: string): Promise<void> {
+    const trusted = this.config.trustedKeyIds
+    if (keyArn === (await this.rootArn())) return
+    if (typeof trusted === 'function' ? trusted(keyArn, scopeId) : trusted?.includes(keyArn)) return
+    throw new InvalidKeyError(
+      keyArn,
+      'NOT_ALLOWED',
+      `it is not a trusted wrapping key for scope "${scopeId}" (neither the root key nor in trustedKeyIds)`,
+      'If the scope was switched to this key on purpose, add its ARN to the KeyHierarchy option trustedKeyIds; otherwise the key store was modified: investigate before using it.',
+    )
   }
 
   get kms(): ScopeKmsTarget {
@@ -144,10 +183,19 @@ export class ScopeKeys {
       )
     }
     const rootKeyId = scope.rootKeyId ?? this.config.rootKeyId
+    // Precondition: a scope's own root key (set by a key switch, read from the store) is trusted.
+    if (scope.rootKeyId) await this.assertTrusted(scope.rootKeyId, scopeId)
     const context = bindingContext(scopeId, version, this.config.context)
     const generated = withPlaintext
       ? await generateScopeKey(this.#kms, rootKeyId, context)
       : { ...(await generateWrappedScopeKey(this.#kms, rootKeyId, context)), plaintext: undefined }
+    try {
+      // Postcondition: KMS used a trusted key (an alias re-pointed elsewhere is refused).
+      await this.assertTrusted(generated.keyArn, scopeId)
+    } catch (err) {
+      generated.plaintext?.fill(0)
+      throw err
+    }
     let record: ScopeKeyVersion = {
       scopeId,
       version,
@@ -225,6 +273,8 @@ export class ScopeKeys {
           record.tombstone?.destroyedBy,
         )
       }
+      // Precondition: the stored wrapping key is trusted (checked before any KMS call).
+      await this.assertTrusted(record.wrappingKeyId, scopeId)
       try {
         return await unwrapScopeKey(
           this.#kms,
@@ -287,6 +337,8 @@ export class ScopeKeys {
     targetArn: string,
     actor: string,
   ): Promise<ScopeKeyVersion | undefined> {
+    // Precondition: the target is trusted.
+    await this.assertTrusted(targetArn, scopeId)
     for (let race = 0; race < MAX_RACES; race++) {
       const record = await this.config.store.getVersion(scopeId, version)
       if (!record || record.state === 'destroyed' || !record.wrappedKey) return undefined

@@ -151,8 +151,15 @@ export async function rewrapScopeKey(
   return { wrappedKey: out.CiphertextBlob, keyArn: out.KeyId }
 }
 
-/** The ARN of a root key given as key id, ARN or alias; refuses keys that cannot wrap scope keys. */
-export async function resolveRootKey(target: ScopeKmsTarget, keyId: string): Promise<string> {
+/**
+ * The ARN of a key given as key id, ARN or alias; refuses keys that cannot wrap scope keys, and (with
+ * `requireEnabled`, for a key switch target) keys that are not Enabled.
+ */
+export async function resolveRootKey(
+  target: ScopeKmsTarget,
+  keyId: string,
+  requireEnabled = true,
+): Promise<string> {
   let meta:
     | { Arn?: string; KeySpec?: string; KeyUsage?: string; Enabled?: boolean; KeyState?: string }
     | undefined
@@ -164,7 +171,7 @@ export async function resolveRootKey(target: ScopeKmsTarget, keyId: string): Pro
   // Postcondition: an enabled symmetric ENCRYPT_DECRYPT key with an ARN.
   if (!meta?.Arn) throw badResponse('DescribeKey')
   const state = meta.KeyState ?? (meta.Enabled === false ? 'Disabled' : 'Enabled')
-  if (state !== 'Enabled') throw new KeyDisabledError(meta.Arn, state)
+  if (requireEnabled && state !== 'Enabled') throw new KeyDisabledError(meta.Arn, state)
   if (meta.KeySpec !== undefined && meta.KeySpec !== 'SYMMETRIC_DEFAULT') {
     throw new InvalidKeyError(
       meta.Arn,

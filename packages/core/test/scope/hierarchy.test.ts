@@ -3,10 +3,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { KMSClient } from '@aws-sdk/client-kms'
+import { GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
 import fc from 'fast-check'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import {
+  InvalidKeyError,
   KeyDestroyedError,
   KeyDisabledError,
   KeyStoreError,
@@ -31,13 +32,22 @@ const T0 = Date.parse('2026-03-01T10:15:00Z')
 let kms: FakeKms
 let root: string
 let now: number
+let trusted: string[]
 const clock = () => now
 
 beforeEach(() => {
   kms = new FakeKms()
   root = kms.createKey('alias/service-root')
   now = T0
+  trusted = []
 })
+
+/** A customer key the hierarchy may switch scopes to (trusted). */
+function trustedKey(alias?: string): string {
+  const arn = kms.createKey(alias)
+  trusted.push(arn)
+  return arn
+}
 
 const dirs: string[] = []
 afterAll(() => {
@@ -51,6 +61,7 @@ function hierarchy(store: KeyStore, extra: Partial<KeyHierarchyOptions> = {}): K
     store,
     clock,
     keyWindowMs: HOUR,
+    trustedKeyIds: trusted,
     ...extra,
   })
 }
@@ -99,6 +110,8 @@ describe('ScopeKeyring: current version, windows, binding', () => {
           },
         },
       },
+      // The alias is resolved once, to check that KMS used the root key.
+      { operation: 'DescribeKey', input: { KeyId: 'alias/service-root' } },
     ])
     const info = await h.inspect('cust-1', 1)
     expect(info).toMatchObject({
@@ -122,7 +135,7 @@ describe('ScopeKeyring: current version, windows, binding', () => {
     const again = await ring.generateDataKey({})
     expect(hex(again.plaintextKey)).toBe(k1)
     expect(kms.count('GenerateDataKey')).toBe(1)
-    expect(kms.calls[1]).toEqual({
+    expect(kms.calls.find((c) => c.operation === 'Decrypt')).toEqual({
       operation: 'Decrypt',
       input: {
         KeyId: root,
@@ -243,6 +256,76 @@ describe('tamper: the binding is cryptographic', () => {
     await expect(
       h.keyring('attacker').decryptDataKey([{ type: 2, keyId: 'attacker', blob: encodeVersion(2) }], {}),
     ).rejects.toBeInstanceOf(TamperedCiphertextError)
+  })
+})
+
+describe('trusted wrapping keys: write access to the store is not enough', () => {
+  it('a version record naming a key outside the configuration is refused before any KMS call', async () => {
+    const store = new MemoryKeyStore()
+    const h = hierarchy(store)
+    const key = await h.keyring('s').generateDataKey({})
+    // Someone with store write access and a KMS key of their own plants a key they know under (s, 1).
+    const rogue = kms.createKey()
+    const planted = await kms.send(
+      new GenerateDataKeyCommand({
+        KeyId: rogue,
+        KeySpec: 'AES_256',
+        EncryptionContext: { 'kms-envelope:scope': 's', 'kms-envelope:version': '1' },
+      }),
+    )
+    const v1 = (await store.getVersion('s', 1))!
+    await store.updateVersion(
+      { ...v1, wrappingKeyId: rogue, wrappedKey: planted.CiphertextBlob as Uint8Array, revision: 2 },
+      1,
+    )
+    const before = kms.count('Decrypt')
+    const err = await h
+      .keyring('s')
+      .decryptDataKey(key.encryptedDataKeys, {})
+      .catch((e) => e)
+    expect(err).toBeInstanceOf(InvalidKeyError)
+    expect(err.reason).toBe('NOT_ALLOWED')
+    expect(err.keyId).toBe(rogue)
+    expect(kms.count('Decrypt')).toBe(before)
+    // Encrypting under it is refused too (it is the current version).
+    await expect(h.keyring('s').generateDataKey({})).rejects.toBeInstanceOf(InvalidKeyError)
+  })
+
+  it('a scope record pointing new versions at an untrusted key is refused before GenerateDataKey', async () => {
+    const store = new MemoryKeyStore()
+    const h = hierarchy(store)
+    await h.keyring('s').generateDataKey({})
+    const rogue = kms.createKey()
+    const scope = (await store.getScope('s'))!
+    await store.updateScope({ ...scope, rootKeyId: rogue, revision: scope.revision + 1 }, scope.revision)
+    now += HOUR
+    const generated = kms.count('GenerateDataKey')
+    await expect(h.keyring('s').generateDataKey({})).rejects.toMatchObject({
+      reason: 'NOT_ALLOWED',
+      keyId: rogue,
+    })
+    expect(kms.count('GenerateDataKey')).toBe(generated)
+  })
+
+  it('rewrap() refuses an untrusted target; a trusted one (list or function) is accepted', async () => {
+    const h = hierarchy(new MemoryKeyStore())
+    await h.keyring('s').generateDataKey({})
+    const other = kms.createKey()
+    await expect(h.rewrap('s', other)).rejects.toBeInstanceOf(InvalidKeyError)
+    expect(kms.count('ReEncrypt')).toBe(0)
+    const byFunction = hierarchy(new MemoryKeyStore(), {
+      trustedKeyIds: (arn, scopeId) => arn === other && scopeId === 's',
+    })
+    await byFunction.keyring('s').generateDataKey({})
+    expect((await byFunction.rewrap('s', other)).rewrapped).toEqual([1])
+    await expect(byFunction.rewrap('t', other)).rejects.toBeInstanceOf(InvalidKeyError)
+  })
+
+  it('an alias re-pointed to another key after start is refused (the root is pinned to its ARN)', async () => {
+    const h = hierarchy(new MemoryKeyStore())
+    await h.keyring('a').generateDataKey({})
+    kms.aliases.set('alias/service-root', kms.createKey())
+    await expect(h.keyring('b').generateDataKey({})).rejects.toMatchObject({ reason: 'NOT_ALLOWED' })
   })
 })
 
@@ -372,7 +455,7 @@ describe('key switch (rewrap)', () => {
       keys.push(await h.keyring('c').generateDataKey({}))
       now += HOUR
     }
-    const cmk = kms.createKey('alias/customer-cmk')
+    const cmk = trustedKey('alias/customer-cmk')
     kms.calls.length = 0
     const progress: number[] = []
     const result = await h.rewrap('c', 'alias/customer-cmk', {
@@ -422,7 +505,7 @@ describe('key switch (rewrap)', () => {
       await h.keyring('c').generateDataKey({})
       now += HOUR
     }
-    const cmk = kms.createKey()
+    const cmk = trustedKey()
     await expect(
       h.rewrap('c', cmk, {
         onProgress: (p) => {
@@ -443,7 +526,7 @@ describe('key switch (rewrap)', () => {
     const h = hierarchy(inner)
     const key = await h.keyring('c').generateDataKey({})
     const stale = (await inner.getVersion('c', 1))!
-    const cmk = kms.createKey()
+    const cmk = trustedKey()
     await h.rewrap('c', cmk)
     kms.setState(root, 'Disabled')
     // The first read returns the pre-switch record (as if read just before the switch committed).
@@ -466,7 +549,7 @@ describe('key switch (rewrap)', () => {
     const inner = new MemoryKeyStore()
     await hierarchy(inner).keyring('c').generateDataKey({})
     now += HOUR
-    const cmk = kms.createKey()
+    const cmk = trustedKey()
     let admin: KeyHierarchy | undefined = hierarchy(inner)
     const racing = intercept(inner, {
       createVersion: async (r) => {
@@ -487,7 +570,7 @@ describe('key switch (rewrap)', () => {
   it('refuses a target key that is disabled', async () => {
     const h = hierarchy(new MemoryKeyStore())
     await h.keyring('c').generateDataKey({})
-    const cmk = kms.createKey()
+    const cmk = trustedKey()
     kms.setState(cmk, 'Disabled')
     await expect(h.rewrap('c', cmk)).rejects.toBeInstanceOf(KeyDisabledError)
   })
