@@ -251,6 +251,30 @@ describe('KmsKeyring.decryptDataKey', () => {
     expect(keyring.stats()).toMatchObject({ describeKey: 1, decrypt: 2 })
   })
 
+  it('strict with an alias: a failed resolution is mapped and retried on the next decrypt', async () => {
+    kms
+      .on(DescribeKeyCommand)
+      .rejectsOnce(denied())
+      .resolves({ KeyMetadata: { KeyId: 'x', Arn: A } })
+    kms.on(DecryptCommand).resolves({ Plaintext: new Uint8Array(32), KeyId: A })
+    const keyring = new KmsKeyring({ client, decrypt: { mode: 'strict', keyIds: [ALIAS] } })
+    await expect(keyring.decryptDataKey([edk(A)], {})).rejects.toMatchObject({
+      code: 'ERR_KEY_ACCESS_DENIED',
+      operation: 'DescribeKey',
+    })
+    await expect(keyring.decryptDataKey([edk(A)], {})).resolves.toMatchObject({
+      encryptedDataKey: { keyId: A },
+    })
+    expect(kms.commandCalls(DescribeKeyCommand)).toHaveLength(2)
+  })
+
+  it('every per-Region client is checked for a secure endpoint before the first call', async () => {
+    const insecure = new KMSClient({ region: 'us-west-2', endpoint: 'http://kms.example.com' })
+    const keyring = new KmsKeyring({ client, clients: { 'us-west-2': insecure }, generatorKeyId: A })
+    await expect(keyring.decryptDataKey([edk(A)], {})).rejects.toBeInstanceOf(ConfigurationError)
+    expect(kms.calls()).toHaveLength(0)
+  })
+
   it('no allowed wrapped key → InvalidKeyError NOT_ALLOWED listing both sides, no KMS call', async () => {
     const keyring = new KmsKeyring({ client, generatorKeyId: A })
     const err = await keyring.decryptDataKey([edk(B), edk(C)], {}).catch((e: unknown) => e)
