@@ -11,7 +11,7 @@ for (const name of readdirSync(packagesDir)) {
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
   if (pkg.private) continue
   for (const [cmd, args] of [
-    ['publint', ['--strict']],
+    ['publint', ['--strict', '--pack', 'npm']],
     ['attw', ['--pack', '.', '--profile', 'node16', '--format', 'table-flipped']],
   ]) {
     try {
