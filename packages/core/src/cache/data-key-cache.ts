@@ -97,6 +97,7 @@ export class DataKeyCache<T extends Zeroizable> {
   #misses = 0
   #loads = 0
   #evictions = 0
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(limits: Partial<CacheLimits> = {}, options: { now?: () => number } = {}) {
     this.limits = resolveCacheLimits(limits)
@@ -261,14 +262,36 @@ export class DataKeyCache<T extends Zeroizable> {
     return pending
   }
 
-  #insert(entry: Entry<T>): void {
+  /** Evict (and so zeroize) every expired entry; returns the earliest remaining expiry. */
+  #sweep(): number {
     const now = this.#now()
-    // Drop expired entries first (no timers: the sweep runs on loads only).
+    let earliest = Number.POSITIVE_INFINITY
     for (let e = this.#head; e !== undefined; ) {
       const next = e.next
       if (now >= e.expiresAt) this.#evict(e)
+      else if (e.expiresAt < earliest) earliest = e.expiresAt
       e = next
     }
+    return earliest
+  }
+
+  /**
+   * Expired keys are wiped even when the cache sits idle: one unref'd timer (it never keeps the process
+   * alive) fires at the earliest expiry and re-arms itself while entries remain.
+   */
+  #scheduleSweep(earliest: number): void {
+    if (this.#sweepTimer !== undefined || earliest === Number.POSITIVE_INFINITY) return
+    const delay = Math.max(0, Math.min(earliest - this.#now(), 2 ** 31 - 1))
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = undefined
+      this.#scheduleSweep(this.#sweep())
+    }, delay + 1)
+    this.#sweepTimer.unref?.()
+  }
+
+  #insert(entry: Entry<T>): void {
+    // Drop expired entries first.
+    this.#sweep()
     const previous = entry.map!.get(entry.key)
     if (previous !== undefined) this.#evict(previous)
     entry.map!.set(entry.key, entry)
@@ -279,6 +302,7 @@ export class DataKeyCache<T extends Zeroizable> {
     while (this.#encrypt.size + this.#decrypt.size > this.#capacity && this.#head !== entry) {
       this.#evict(this.#head!)
     }
+    this.#scheduleSweep(entry.expiresAt)
   }
 
   /** Move to the most recently used end. */

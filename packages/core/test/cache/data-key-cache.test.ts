@@ -506,3 +506,16 @@ describe('DataKeyCache speed', () => {
     expect(ns).toBeLessThan(5000)
   })
 })
+
+describe('idle expiry', () => {
+  it('wipes an expired key even when no further call is made (unref timer)', async () => {
+    const secret = Buffer.alloc(32, 0xab)
+    const cache = new DataKeyCache<{ zeroize(): void }>({ maxAgeMs: 30 })
+    const lease = await cache.acquireDecrypt('k', async () => ({ value: { zeroize: () => secret.fill(0) } }))
+    lease.release()
+    expect(secret.every((b) => b === 0xab)).toBe(true)
+    await new Promise((r) => setTimeout(r, 120))
+    expect(secret.every((b) => b === 0)).toBe(true)
+    expect(cache.stats().entries).toBe(0)
+  })
+})
