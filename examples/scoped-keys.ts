@@ -61,8 +61,9 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     const rotated = await hierarchy.rotate('i-acme', { actor: 'security-team' })
     envelope.purge() // this process switches at once (others at their cache TTL or window end)
     const afterRotation = await envelope.encryptJson(contact, { context: acme })
+    const oldName = (await envelope.decryptJson<typeof contact>(acmeRecord, { expectedContext: acme })).name
     log(
-      `rotated i-acme to version ${rotated.version}; new record ${inspect(afterRotation).encryptedDataKeys[0]!.keyId}, old record still reads: ${(await envelope.decryptJson<typeof contact>(acmeRecord, { expectedContext: acme })).name}`,
+      `rotated i-acme to version ${rotated.version} (new records use it); the old record still reads: ${oldName}`,
     )
     for (const v of await hierarchy.listVersions('i-acme')) {
       log(
