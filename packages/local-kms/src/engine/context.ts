@@ -17,7 +17,8 @@ export function readContext(value: unknown, field = 'EncryptionContext'): Encryp
     // Precondition: every value is a string and every key non-empty.
     if (typeof v !== 'string' || k.length === 0)
       throw fail.validation(`${field} keys and values must be non-empty strings.`)
-    out[k] = v
+    // defineProperty: a key named __proto__ stays an ordinary pair.
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
     size += Buffer.byteLength(k) + Buffer.byteLength(v)
   }
   // Precondition: AWS limits the encoded context to 8 KiB.

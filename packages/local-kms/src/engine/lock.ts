@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { LocalKmsError } from './errors.js'
@@ -10,6 +10,14 @@ function alive(pid: number): boolean {
   } catch (err) {
     // EPERM: the process exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function mtime(path: string): number {
+  try {
+    return statSync(path).mtimeMs
+  } catch {
+    return 0
   }
 }
 
@@ -39,14 +47,17 @@ export function acquireLock(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
     let owner: { pid?: number; host?: string } = {}
+    let unreadable = false
     try {
       owner = JSON.parse(readFileSync(path, 'utf8'))
     } catch {
-      // Unreadable or half-written lock: treat as stale only if it stays that way (next attempt).
+      unreadable = true
     }
     const pid = typeof owner.pid === 'number' ? owner.pid : undefined
     const sameHost = owner.host === undefined || owner.host === hostname()
-    if (pid !== undefined && sameHost && !alive(pid)) {
+    // A lock that is still unreadable 10 s after it was written was left half-written by a crash.
+    const abandoned = unreadable && Date.now() - mtime(path) > 10_000
+    if (abandoned || (pid !== undefined && sameHost && !alive(pid))) {
       // Precondition: the owner is dead, the lock is stale: remove it and retry.
       try {
         unlinkSync(path)

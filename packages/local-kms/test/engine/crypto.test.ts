@@ -344,3 +344,59 @@ describe('GenerateDataKey, ReEncrypt, GenerateRandom, DryRun', () => {
     )
   })
 })
+
+describe('encryption context binding (property)', () => {
+  it('a context key named __proto__ is an ordinary, bound pair', async () => {
+    const arn = await w.newKey()
+    const EncryptionContext = JSON.parse('{"__proto__":"x","a":"b"}')
+    const { CiphertextBlob } = await w.call(w.root, 'Encrypt', {
+      KeyId: arn,
+      Plaintext: b64('p'),
+      EncryptionContext,
+    })
+    await w.call(w.root, 'Decrypt', {
+      CiphertextBlob,
+      EncryptionContext: JSON.parse('{"__proto__":"x","a":"b"}'),
+    })
+    await rejects(
+      w.call(w.root, 'Decrypt', { CiphertextBlob, EncryptionContext: { a: 'b' } }),
+      'InvalidCiphertextException',
+    )
+  })
+
+  const contextArb = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 8 }), {
+    maxKeys: 6,
+  })
+  it('the same pairs in any order decrypt; changing, adding or removing a pair fails', async () => {
+    const arn = await w.newKey()
+    await fc.assert(
+      fc.asyncProperty(contextArb, fc.string({ minLength: 1, maxLength: 8 }), async (context, extra) => {
+        const { CiphertextBlob } = await w.call(w.root, 'Encrypt', {
+          KeyId: arn,
+          Plaintext: b64('p'),
+          EncryptionContext: context,
+        })
+        const reversed = Object.fromEntries(Object.entries(context).reverse())
+        expect(
+          unb64((await w.call(w.root, 'Decrypt', { CiphertextBlob, EncryptionContext: reversed })).Plaintext),
+        ).toBe('p')
+        const keys = Object.keys(context)
+        const variants: Record<string, string>[] = []
+        if (context[`${extra}#`] !== 'x') variants.push({ ...context, [`${extra}#`]: 'x' })
+        if (keys.length > 0) {
+          const [first] = keys as [string]
+          variants.push({ ...context, [first]: `${context[first]}!` })
+          const { [first]: _removed, ...rest } = context
+          variants.push(rest)
+        }
+        for (const EncryptionContext of variants) {
+          await rejects(
+            w.call(w.root, 'Decrypt', { CiphertextBlob, EncryptionContext }),
+            'InvalidCiphertextException',
+          )
+        }
+      }),
+      { numRuns: 60 },
+    )
+  })
+})

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -89,6 +89,18 @@ describe('persistence', () => {
     writeFileSync(join(d, 'lock'), JSON.stringify({ pid: dead }))
     const again = await LocalKmsEngine.open({ dataDir: d })
     await again.close()
+    // A live owner (our parent process) is respected, and named.
+    writeFileSync(join(d, 'lock'), JSON.stringify({ pid: process.ppid }))
+    await expect(LocalKmsEngine.open({ dataDir: d })).rejects.toMatchObject({
+      code: 'ERR_LOCAL_KMS_LOCKED',
+      message: expect.stringContaining(`process ${process.ppid}`),
+    })
+    // A half-written lock (crash between create and write) is taken over once it is old.
+    writeFileSync(join(d, 'lock'), '')
+    await expect(LocalKmsEngine.open({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_LOCAL_KMS_LOCKED' })
+    const old = new Date(Date.now() - 60_000)
+    utimesSync(join(d, 'lock'), old, old)
+    await (await LocalKmsEngine.open({ dataDir: d })).close()
   })
 
   it('master.key is 0600; no key material appears on disk in the clear by default', async () => {
