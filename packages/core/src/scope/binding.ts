@@ -31,7 +31,14 @@ export function bindingContext(
   return { ...extra, [SCOPE_CONTEXT_KEY]: scopeId, [VERSION_CONTEXT_KEY]: String(version) }
 }
 
-/** The EDK blob of a scope key version: the version as unsigned LEB128. */
+/**
+ * The EDK blob of a scope key version: the version as unsigned LEB128.
+ *
+ * @example
+ * ```ts
+ * encodeVersion(300) // Uint8Array [0xac, 0x02]
+ * ```
+ */
 export function encodeVersion(version: number): Uint8Array {
   // Precondition: 1 <= version <= MAX_SCOPE_KEY_VERSION.
   if (!Number.isInteger(version) || version < 1 || version > MAX_SCOPE_KEY_VERSION) {
@@ -42,7 +49,14 @@ export function encodeVersion(version: number): Uint8Array {
   return out
 }
 
-/** Read the version from a scope-key EDK blob (canonical LEB128, nothing after it). */
+/**
+ * Read the version from a scope-key EDK blob (canonical LEB128, nothing after it).
+ *
+ * @example
+ * ```ts
+ * decodeVersion(Uint8Array.of(0xac, 0x02)) // 300
+ * ```
+ */
 export function decodeVersion(blob: Uint8Array): number {
   const [version, end] = readVarint(blob, 0, 'scope key version')
   // Precondition: the blob is exactly one canonical varint >= 1.

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { open, readdir, readFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConfigurationError, KeyStoreError } from '../errors/errors.js'
 import { createFileExclusive, writeFileAtomic } from './atomic-file.js'
@@ -213,7 +213,7 @@ export class FileKeyStore implements KeyStore {
   }
 
   async #ensureDir(path: string): Promise<void> {
-    mkdirSync(path, { recursive: true, mode: 0o700 })
+    await mkdir(path, { recursive: true, mode: 0o700 })
   }
 
   async #locked<T>(scopeId: string, fn: () => Promise<T>): Promise<T> {

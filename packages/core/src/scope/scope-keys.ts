@@ -255,6 +255,12 @@ export class ScopeKeys {
    * of the message), never from the record, so a wrapped key copied elsewhere in the store fails in KMS.
    */
   async unwrap(scopeId: string, version: number, known?: ScopeKeyVersion): Promise<Uint8Array> {
+    if (!known) {
+      // Precondition: the scope was not shredded (its versions may not all be tombstoned yet, e.g. after
+      // an interrupted destroyScope).
+      const scope = await this.config.store.getScope(scopeId)
+      if (scope?.state === 'destroyed') throw destroyedScope(scopeId, scope.tombstone)
+    }
     let record = known ?? (await this.config.store.getVersion(scopeId, version))
     for (let attempt = 0; ; attempt++) {
       // Precondition: the version exists in this store.

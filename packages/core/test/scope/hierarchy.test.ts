@@ -359,6 +359,34 @@ describe('crypto-shredding', () => {
     await expect(h.destroy('cust', 9)).rejects.toMatchObject({ reason: 'NOT_FOUND' })
   })
 
+  it('a scope marked destroyed refuses decryption even if a crash left its versions untouched; a rerun finishes', async () => {
+    const store = new MemoryKeyStore()
+    const h = hierarchy(store)
+    const key = await h.keyring('half').generateDataKey({})
+    // As if destroyScope crashed right after writing the scope tombstone.
+    const scope = (await store.getScope('half'))!
+    await store.updateScope(
+      {
+        ...scope,
+        state: 'destroyed',
+        tombstone: { destroyedAt: now, destroyedBy: 'dpo' },
+        revision: scope.revision + 1,
+      },
+      scope.revision,
+    )
+    expect((await store.getVersion('half', 1))?.state).toBe('active')
+    const decrypts = kms.count('Decrypt')
+    const err = await h
+      .keyring('half')
+      .decryptDataKey(key.encryptedDataKeys, {})
+      .catch((e) => e)
+    expect(err).toBeInstanceOf(KeyDestroyedError)
+    expect(err.destroyedBy).toBe('dpo')
+    expect(kms.count('Decrypt')).toBe(decrypts)
+    expect(await h.destroyScope('half')).toEqual([1])
+    expect((await store.getVersion('half', 1))?.wrappedKey).toBeUndefined()
+  })
+
   it('destroyOlderThan(): destroys versions whose use ended before the retention period, keeps the rest', async () => {
     const h = hierarchy(new MemoryKeyStore())
     for (let i = 0; i < 5; i++) {
