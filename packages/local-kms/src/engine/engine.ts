@@ -8,6 +8,7 @@ import { acquireLock } from './lock.js'
 import { loadMasterKey } from './master-key.js'
 import type { OpContext, Operation } from './operation.js'
 import { aliasOperations } from './operations/aliases.js'
+import { asymmetricOperations } from './operations/asymmetric.js'
 import { cryptoOperations } from './operations/crypto.js'
 import { grantOperations } from './operations/grants.js'
 import { keyOperations } from './operations/keys.js'
@@ -57,6 +58,7 @@ const OPERATIONS: Record<string, Operation> = {
   ...aliasOperations,
   ...rotationOperations,
   ...taggingOperations,
+  ...asymmetricOperations,
 }
 
 /**

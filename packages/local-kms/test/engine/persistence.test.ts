@@ -37,6 +37,15 @@ describe('persistence', () => {
     )
     const disabled = ((await e.call('CreateKey', {}, root)).KeyMetadata as { Arn: string }).Arn
     await e.call('DisableKey', { KeyId: disabled }, root)
+    const ecc = (
+      (await e.call('CreateKey', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }, root))
+        .KeyMetadata as { Arn: string }
+    ).Arn
+    const { Signature } = await e.call(
+      'Sign',
+      { KeyId: ecc, Message: b64('m'), SigningAlgorithm: 'ECDSA_SHA_256' },
+      root,
+    )
     await e.addAccessKey({
       principalArn: 'arn:aws:iam::111122223333:user/late',
       accessKeyId: 'late',
@@ -59,6 +68,11 @@ describe('persistence', () => {
       Arn: arn,
       Description: 'persist',
     })
+    await e.call(
+      'Verify',
+      { KeyId: ecc, Message: b64('m'), Signature, SigningAlgorithm: 'ECDSA_SHA_256' },
+      root,
+    )
     expect((await e.call('DescribeKey', { KeyId: disabled }, root)).KeyMetadata).toMatchObject({
       KeyState: 'Disabled',
     })

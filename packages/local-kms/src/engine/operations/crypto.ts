@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isRsaEncryption, rsaDecrypt, rsaEncrypt } from '../asymmetric.js'
 import { authorize } from '../authorize.js'
 import { openBlob, parseBlob, sealBlob } from '../ciphertext.js'
 import { readContext } from '../context.js'
@@ -77,6 +78,15 @@ function openCiphertext(
   return { key, plaintext: openBlob(parsed, material.material, context) }
 }
 
+function requireNoContext(context: EncryptionContext): void {
+  // Precondition: RSAES-OAEP takes no encryption context.
+  if (Object.keys(context).length > 0) {
+    throw fail.validation(
+      'EncryptionContext is supported only with symmetric encryption KMS keys, not with RSA keys.',
+    )
+  }
+}
+
 function dryRun(input: Input): boolean {
   return optBool(input, 'DryRun') === true
 }
@@ -122,8 +132,24 @@ export const cryptoOperations: Record<string, Operation> = {
         const context = readContext(input.EncryptionContext)
         readGrantTokens(input)
         recordParams(ctx, input, context)
+        const algorithm = optString(input, 'EncryptionAlgorithm')
+        const key = resolveKey(ctx, keyId, { crossAccount: true })
+        if (isRsaEncryption(key)) {
+          ctx.audit.requestParameters.encryptionAlgorithm = algorithm
+          authorize(ctx, key, 'Encrypt', {
+            context,
+            ...(algorithm ? { encryptionAlgorithm: algorithm } : {}),
+          })
+          requireUsable(key)
+          requireNoContext(context)
+          const blob = rsaEncrypt(key, algorithm, plaintext)
+          if (dryRun(input)) throw fail.dryRun()
+          return { CiphertextBlob: blob.toString('base64'), KeyId: key.arn, EncryptionAlgorithm: algorithm }
+        }
         readAlgorithm(input, 'EncryptionAlgorithm')
-        const key = encryptionKey(ctx, keyId, 'Encrypt', context)
+        authorize(ctx, key, 'Encrypt', { context, encryptionAlgorithm: ALGORITHM })
+        requireUsable(key)
+        requireSymmetric(key, 'Encrypt')
         if (dryRun(input)) throw fail.dryRun()
         return {
           CiphertextBlob: seal(key, plaintext, context).toString('base64'),
@@ -144,9 +170,28 @@ export const cryptoOperations: Record<string, Operation> = {
       const context = readContext(input.EncryptionContext)
       readGrantTokens(input)
       recordParams(ctx, input, context)
-      readAlgorithm(input, 'EncryptionAlgorithm')
-      if (input.Recipient !== undefined)
+      if (input.Recipient !== undefined) {
         throw fail.unsupported('Recipient (Nitro Enclaves attestation) is not supported by the local KMS.')
+      }
+      const named = keyId === undefined ? undefined : resolveKey(ctx, keyId, { crossAccount: true })
+      if (named && isRsaEncryption(named)) {
+        const algorithm = optString(input, 'EncryptionAlgorithm')
+        ctx.audit.requestParameters.encryptionAlgorithm = algorithm
+        authorize(ctx, named, 'Decrypt', {
+          context,
+          ...(algorithm ? { encryptionAlgorithm: algorithm } : {}),
+        })
+        requireUsable(named)
+        requireNoContext(context)
+        const plaintext = rsaDecrypt(named, algorithm, blob)
+        try {
+          if (dryRun(input)) throw fail.dryRun()
+          return { KeyId: named.arn, Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: algorithm }
+        } finally {
+          plaintext.fill(0)
+        }
+      }
+      readAlgorithm(input, 'EncryptionAlgorithm')
       const { key, plaintext } = openCiphertext(ctx, blob, keyId, context, 'Decrypt')
       try {
         if (dryRun(input)) throw fail.dryRun()
