@@ -251,9 +251,13 @@ export class LocalKmsEngine {
       let result: Record<string, unknown>
       try {
         result = op.run(ctx, input)
-      } finally {
-        if (ctx.dirty || op.mutating) await this.persistOrFail()
+      } catch (err) {
+        // A failed call changed nothing, except what time did (a deletion date passed): save that, keep the error.
+        if (ctx.dirty) await this.persist().catch(() => undefined)
+        throw err
       }
+      // Postcondition: a successful mutating call returns only once its change is on disk.
+      if (ctx.dirty || op.mutating) await this.persistOrFail()
       this.record(operation, op, ctx)
       return result
     } catch (err) {

@@ -200,6 +200,24 @@ describe('persistence', () => {
     await e2.close()
   })
 
+  it('a key deleted when its deletion date passed is gone from disk too', async () => {
+    const d = dir()
+    let now = Date.now()
+    let e = await LocalKmsEngine.open({ dataDir: d, now: () => now })
+    const root = e.resolveAccessKey('test')!.caller
+    const arn = ((await e.call('CreateKey', {}, root)).KeyMetadata as { Arn: string }).Arn
+    await e.call('ScheduleKeyDeletion', { KeyId: arn, PendingWindowInDays: 7 }, root)
+    now += 8 * 86_400_000
+    expect(readFileSync(join(d, 'state.json'), 'utf8')).toContain(arn)
+    await rejects(e.call('DescribeKey', { KeyId: arn }, root), 'NotFoundException')
+    // Saved by the failing call itself, not only at close.
+    expect(readFileSync(join(d, 'state.json'), 'utf8')).not.toContain(arn)
+    await e.close()
+    e = await LocalKmsEngine.open({ dataDir: d })
+    await rejects(e.call('DescribeKey', { KeyId: arn }, root), 'NotFoundException')
+    await e.close()
+  })
+
   it('a region change on an existing directory is refused', async () => {
     const d = dir()
     await (await LocalKmsEngine.open({ dataDir: d, region: 'eu-west-1' })).close()
