@@ -126,6 +126,31 @@ export function describeKeyStoreContract(name: string, makeStore: () => Promise<
       expect(await store.getScope('b')).toEqual(destroyed)
     })
 
+    it('round-trips every optional field: key-switch mark, rewrappedAt, tombstone reason, no window', async () => {
+      const store = await makeStore()
+      const marked = scope('sw', {
+        rootKeyId: 'arn:aws:kms:us-east-1:444455556666:key/cmk',
+        rewrap: {
+          targetKeyId: 'arn:aws:kms:us-east-1:444455556666:key/cmk',
+          startedAt: 42,
+          startedBy: 'ops',
+        },
+      })
+      await store.createScope(marked)
+      expect(await store.getScope('sw')).toEqual(marked)
+      const { wrappedKey: _w, ...rest } = version('sw', 1)
+      const full: ScopeKeyVersion = {
+        ...rest,
+        windowEnd: null,
+        context: {},
+        rewrappedAt: 77,
+        state: 'destroyed',
+        tombstone: { destroyedAt: 88, destroyedBy: 'dpo', reason: 'erasure #12' },
+      }
+      await store.createVersion(full)
+      expect(await store.getVersion('sw', 1)).toEqual(full)
+    })
+
     it('audit trail: appended in order, filtered by scope', async () => {
       const store = await makeStore()
       await store.appendAudit({ at: 1, actor: 'svc', action: 'create-version', scopeId: 'x', version: 1 })
