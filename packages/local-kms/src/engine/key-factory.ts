@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { fail } from './errors.js'
 import { defaultPolicy, parsePolicy } from './policy.js'
 import type { EngineState } from './state.js'
@@ -60,7 +60,7 @@ export function newKeyRecord(state: EngineState, params: NewKeyParams, now: numb
     throw fail.validation(`KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}.`)
   const policy = params.policy ?? defaultPolicy(params.accountId)
   parsePolicy(policy)
-  const keyId = params.keyId ?? crypto.randomUUID()
+  const keyId = params.keyId ?? randomUUID()
   // Precondition: the material, when given, is a 256-bit AES key for a symmetric key.
   if (params.material && (keySpec !== 'SYMMETRIC_DEFAULT' || params.material.length !== 32)) {
     throw fail.validation('Fixed key material must be 32 bytes, for SYMMETRIC_DEFAULT keys only.')

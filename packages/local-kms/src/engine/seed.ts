@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { GRANT_OPERATIONS } from './authorize.js'
 import { readContext } from './context.js'
@@ -344,8 +345,7 @@ export function applySeed(state: EngineState, seed: SeedFile, now: number): void
     ) {
       return
     }
-    const grantId =
-      g.grantId ?? crypto.randomUUID().replaceAll('-', '') + crypto.randomUUID().replaceAll('-', '')
+    const grantId = g.grantId ?? randomBytes(32).toString('hex')
     const grant: Parameters<EngineState['addGrant']>[0] = {
       grantId,
       grantToken: newGrantToken(grantId),
