@@ -43,7 +43,14 @@ export interface EngineOptions {
   auditMemoryLimit?: number
 }
 
-/** A principal to add with {@link LocalKmsEngine.addAccessKey}. */
+/**
+ * A principal to add with {@link LocalKmsEngine.addAccessKey}; its account is taken from the ARN.
+ *
+ * @example
+ * ```ts
+ * const key: NewAccessKey = { principalArn: 'arn:aws:iam::444455556666:role/svc', accessKeyId: 'svc', secretAccessKey: 's' }
+ * ```
+ */
 export interface NewAccessKey {
   principalArn: string
   accessKeyId: string

@@ -1,7 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KmsServiceError } from './errors.js'
 
-/** The errors a fault rule can inject. */
+/**
+ * The errors a fault rule can inject: `ThrottlingException` (400), `KMSInternalException` (500),
+ * `DependencyTimeoutException` (503).
+ *
+ * @example
+ * ```ts
+ * const error: FaultError = 'ThrottlingException'
+ * engine.faults.set({ operations: ['Decrypt'], error })
+ * ```
+ */
 export type FaultError = 'ThrottlingException' | 'KMSInternalException' | 'DependencyTimeoutException'
 
 /**

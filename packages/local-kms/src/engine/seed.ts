@@ -67,7 +67,14 @@ export interface SeedFile {
   grants?: SeedGrant[]
 }
 
-/** An account of a {@link SeedFile}. */
+/**
+ * An account of a {@link SeedFile}.
+ *
+ * @example
+ * ```ts
+ * const account: SeedAccount = { id: '444455556666', name: 'service', principals: [] }
+ * ```
+ */
 export interface SeedAccount {
   /** 12-digit account id. */
   id: string
@@ -75,7 +82,14 @@ export interface SeedAccount {
   principals?: SeedPrincipal[]
 }
 
-/** A principal with its access key. The ARN's account must be the enclosing account. */
+/**
+ * A principal with its access key. The ARN's account must be the enclosing account.
+ *
+ * @example
+ * ```ts
+ * const p: SeedPrincipal = { arn: 'arn:aws:iam::444455556666:role/svc', accessKeyId: 'svc', secretAccessKey: 's' }
+ * ```
+ */
 export interface SeedPrincipal {
   arn: string
   accessKeyId: string
@@ -83,7 +97,14 @@ export interface SeedPrincipal {
   viaService?: string
 }
 
-/** A key of a {@link SeedFile}. */
+/**
+ * A key of a {@link SeedFile}.
+ *
+ * @example
+ * ```ts
+ * const k: SeedKey = { account: '111122223333', keyId: 'orders-key', description: 'orders', state: 'Enabled' }
+ * ```
+ */
 export interface SeedKey {
   account: string
   keyId: string
@@ -98,14 +119,28 @@ export interface SeedKey {
   material?: string
 }
 
-/** An alias of a {@link SeedFile}. */
+/**
+ * An alias of a {@link SeedFile}.
+ *
+ * @example
+ * ```ts
+ * const a: SeedAlias = { account: '111122223333', name: 'alias/orders', targetKeyId: 'orders-key' }
+ * ```
+ */
 export interface SeedAlias {
   account: string
   name: string
   targetKeyId: string
 }
 
-/** A grant of a {@link SeedFile}. */
+/**
+ * A grant of a {@link SeedFile}: `keyId` is a key ARN, or a key id together with `account`.
+ *
+ * @example
+ * ```ts
+ * const g: SeedGrant = { keyId: 'orders-key', account: '111122223333', granteePrincipal: 'arn:aws:iam::444455556666:role/svc', operations: ['Decrypt'] }
+ * ```
+ */
 export interface SeedGrant {
   keyId: string
   account?: string
@@ -160,7 +195,14 @@ export function loadSeed(seed: SeedFile | string): SeedFile {
   return raw
 }
 
-/** Validate a seed object. */
+/**
+ * Validate a seed object; throws LocalKmsError (`ERR_LOCAL_KMS_SEED`) naming the faulty path.
+ *
+ * @example
+ * ```ts
+ * validateSeed(JSON.parse(readFileSync('seed.json', 'utf8')))
+ * ```
+ */
 export function validateSeed(raw: unknown): asserts raw is SeedFile {
   // Precondition: a seed is an object with an accounts array.
   if (!isObj(raw)) throw bad('seed', 'must be a JSON object')

@@ -19,10 +19,24 @@ export interface CallerIdentity {
   viaService?: string
 }
 
-/** `Enabled`, `Disabled` or `PendingDeletion` (the states a local key can be in). */
+/**
+ * `Enabled`, `Disabled` or `PendingDeletion` (the states a local key can be in).
+ *
+ * @example
+ * ```ts
+ * const state: KeyState = 'PendingDeletion'
+ * ```
+ */
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion'
 
-/** Encryption context: string keys to string values. */
+/**
+ * Encryption context: string keys to string values.
+ *
+ * @example
+ * ```ts
+ * const context: EncryptionContext = { tenant: 'acme' }
+ * ```
+ */
 export type EncryptionContext = Record<string, string>
 
 /** One version of a key's backing material. `material` is the AES key (symmetric) or PKCS#8 DER private key. */
