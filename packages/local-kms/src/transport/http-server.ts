@@ -83,7 +83,7 @@ export async function listen(backend: KmsBackend, options: ListenOptions = {}): 
 
   let inFlight = 0
   let idle: (() => void) | undefined
-  const server = createServer({ keepAlive: true }, (req, res) => {
+  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
     inFlight++
     res.on('close', () => {
       inFlight--
