@@ -42,6 +42,8 @@ export interface EnvelopeOptions {
   readonly frameLength?: number
   /** Largest non-framed message `decryptStream` will buffer. Default 64 MiB. */
   readonly maxSingleMessageBytes?: number
+  /** Clock (epoch ms) for cache ages and key windows; for tests and simulations. Default `Date.now`. */
+  readonly clock?: () => number
 }
 
 /** Options of {@link Envelope.encrypt}. */
@@ -121,7 +123,9 @@ export class Envelope {
     }
     this.#keyring = options.keyring
     this.#cache =
-      options.cache === false ? this.#uncached : new DataKeyCache<DataKeyMaterial>(options.cache ?? {})
+      options.cache === false
+        ? this.#uncached
+        : new DataKeyCache<DataKeyMaterial>(options.cache ?? {}, options.clock ? { now: options.clock } : {})
     this.#frameLength = checkFrameLength(options.frameLength ?? DEFAULT_FRAME_LENGTH)
     this.#maxSingle = options.maxSingleMessageBytes ?? 64 * 1024 * 1024
   }

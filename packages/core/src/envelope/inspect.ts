@@ -2,7 +2,8 @@ import { TruncatedCiphertextError } from '../errors/errors.js'
 import { ContentType } from '../format/constants.js'
 import { IncompleteHeader, type MessageHeader, parseHeader } from '../format/header.js'
 import type { HeaderMemo } from '../format/header-memo.js'
-import type { EncryptedDataKey, EncryptionContext } from '../keyring/types.js'
+import { readVarint } from '../format/varint.js'
+import { type EncryptedDataKey, type EncryptionContext, WrappingType } from '../keyring/types.js'
 
 /** What {@link inspect} reveals about a message without any key. Nothing here is authenticated yet. */
 export interface MessageInfo {
@@ -51,11 +52,25 @@ export function inspect(message: Uint8Array): MessageInfo {
     framed: h.contentType === ContentType.Framed,
     frameLength: h.frameLength,
     context: h.context,
-    encryptedDataKeys: h.encryptedDataKeys.map((k: EncryptedDataKey) => ({
-      type: k.type === 1 ? ('aws-kms' as const) : ('scope-key' as const),
-      keyId: k.keyId,
-      blobLength: k.blob.length,
-    })),
+    encryptedDataKeys: h.encryptedDataKeys.map((k: EncryptedDataKey) =>
+      k.type === WrappingType.AwsKms
+        ? { type: 'aws-kms' as const, keyId: k.keyId, blobLength: k.blob.length }
+        : {
+            type: 'scope-key' as const,
+            keyId: k.keyId,
+            blobLength: k.blob.length,
+            version: scopeVersion(k.blob),
+          },
+    ),
     headerLength: h.bytes.length,
+  }
+}
+
+function scopeVersion(blob: Uint8Array): number | undefined {
+  try {
+    const [version, end] = readVarint(blob, 0, 'scope key version')
+    return end === blob.length ? version : undefined
+  } catch {
+    return undefined
   }
 }

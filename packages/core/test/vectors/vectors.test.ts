@@ -57,6 +57,9 @@ describe('known-answer vectors (format v1)', () => {
       const info = inspect(Buffer.from(v.messageHex, 'hex'))
       expect(info.framed).toBe(v.frameLength > 0)
       expect(info.encryptedDataKeys.map((k) => k.keyId)).toEqual(v.edks.map((e) => e.keyId))
+      for (const [i, e] of v.edks.entries()) {
+        if (e.type === 2) expect(info.encryptedDataKeys[i]).toMatchObject({ type: 'scope-key', version: 300 })
+      }
     })
 
     it(`reference implementation reproduces: ${v.description}`, () => {
