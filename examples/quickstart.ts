@@ -5,7 +5,7 @@
  * Run: `npx -y pnpm@10 demo` (all examples) or `npx tsx examples/quickstart.ts`.
  */
 import { CreateKeyCommand } from '@aws-sdk/client-kms'
-import { Envelope, EncryptionContextMismatchError, inspect, KmsKeyring } from '@kms-envelope/core'
+import { EncryptionContextMismatchError, Envelope, inspect, KmsKeyring } from '@kms-envelope/core'
 import { LocalKms } from '@kms-envelope/local-kms'
 import { isMain } from './is-main.js'
 
@@ -29,10 +29,14 @@ export async function main(log: (line: string) => void = console.log): Promise<v
 
     // 3. Inspect without any key: which KMS key, which context.
     const info = inspect(ciphertext)
-    log(`header: ${info.headerLength} bytes, context ${JSON.stringify(info.context)}, wrapped by ${info.encryptedDataKeys.map((k) => k.keyId).join(', ')}`)
+    log(
+      `header: ${info.headerLength} bytes, context ${JSON.stringify(info.context)}, wrapped by ${info.encryptedDataKeys.map((k) => k.keyId).join(', ')}`,
+    )
 
     // 4. Decrypt, requiring the tenant.
-    const back = await envelope.decryptJson<typeof record>(ciphertext, { expectedContext: { tenant: 'acme' } })
+    const back = await envelope.decryptJson<typeof record>(ciphertext, {
+      expectedContext: { tenant: 'acme' },
+    })
     log(`decrypted: ${back.name}, ${back.phone}`)
 
     // 5. The wrong tenant is refused before any KMS call.
@@ -46,7 +50,9 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     // 6. Many messages, few KMS calls: the data key is cached.
     for (let i = 0; i < 1000; i++) await envelope.encryptJson({ i }, { context })
     const calls = keyring.stats()
-    log(`1,001 encrypts and 2 decrypts made ${calls.generateDataKey} GenerateDataKey and ${calls.decrypt} Decrypt call(s)`)
+    log(
+      `1,001 encrypts and 2 decrypts made ${calls.generateDataKey} GenerateDataKey and ${calls.decrypt} Decrypt call(s)`,
+    )
   } finally {
     await kms.close()
   }

@@ -13,7 +13,9 @@ for (const file of examples) {
   console.log(`\n=== ${file} ${'='.repeat(Math.max(0, 60 - file.length))}`)
   const started = Date.now()
   try {
-    const mod = (await import(new URL(file, here).href)) as { main?: (log?: (l: string) => void) => Promise<void> }
+    const mod = (await import(new URL(file, here).href)) as {
+      main?: (log?: (l: string) => void) => Promise<void>
+    }
     if (typeof mod.main !== 'function') throw new Error(`${file} does not export main()`)
     await mod.main((line) => console.log(`  ${line}`))
     console.log(`  ok (${Date.now() - started} ms)`)

@@ -2,6 +2,7 @@
 // modes a user meets in production (disabled key, pending deletion, revoked grant, wrong key, throttling,
 // outage) arrive as typed errors with the KMS exception as cause, and lose nothing.
 import {
+  CancelKeyDeletionCommand,
   CreateGrantCommand,
   CreateKeyCommand,
   DisableKeyCommand,
@@ -9,7 +10,6 @@ import {
   type KMSClient,
   RevokeGrantCommand,
   ScheduleKeyDeletionCommand,
-  CancelKeyDeletionCommand,
 } from '@aws-sdk/client-kms'
 import {
   Envelope,
@@ -34,11 +34,20 @@ beforeAll(async () => {
   kms = await LocalKms.create({
     seed: {
       accounts: [
-        { id: CUSTOMER, principals: [{ arn: `arn:aws:iam::${CUSTOMER}:root`, accessKeyId: 'test', secretAccessKey: 'test' }] },
+        {
+          id: CUSTOMER,
+          principals: [
+            { arn: `arn:aws:iam::${CUSTOMER}:root`, accessKeyId: 'test', secretAccessKey: 'test' },
+          ],
+        },
         {
           id: SERVICE,
           principals: [
-            { arn: `arn:aws:iam::${SERVICE}:role/profiles-service`, accessKeyId: 'service', secretAccessKey: 'service-secret' },
+            {
+              arn: `arn:aws:iam::${SERVICE}:role/profiles-service`,
+              accessKeyId: 'service',
+              secretAccessKey: 'service-secret',
+            },
           ],
         },
       ],
@@ -61,7 +70,9 @@ describe('core envelope over the local KMS', () => {
     const arn = await newKey()
     const keyring = new KmsKeyring({ client: admin, generatorKeyId: arn })
     const envelope = new Envelope({ keyring })
-    const cts = await Promise.all(Array.from({ length: 100 }, (_, i) => envelope.encrypt(`m${i}`, { context: { tenant: 'acme' } })))
+    const cts = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => envelope.encrypt(`m${i}`, { context: { tenant: 'acme' } })),
+    )
     expect(keyring.stats().generateDataKey).toBe(1)
     const reader = new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) })
     expect(await reader.decryptString(cts[42]!, { expectedContext: { tenant: 'acme' } })).toBe('m42')
@@ -75,7 +86,9 @@ describe('core envelope over the local KMS', () => {
     const ct = await writer.encrypt('pii')
     await admin.send(new DisableKeyCommand({ KeyId: arn }))
     const reader = () => new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) })
-    const err = await reader().decrypt(ct).catch((e: unknown) => e)
+    const err = await reader()
+      .decrypt(ct)
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(KeyDisabledError)
     expect(err).toMatchObject({ code: 'ERR_KEY_DISABLED', keyState: 'Disabled' })
     expect((err as Error).cause).toBeDefined()
@@ -86,7 +99,9 @@ describe('core envelope over the local KMS', () => {
 
   it('a key pending deletion: KeyDisabledError naming PendingDeletion', async () => {
     const arn = await newKey()
-    const ct = await new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).encrypt('pii')
+    const ct = await new Envelope({
+      keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }),
+    }).encrypt('pii')
     await admin.send(new ScheduleKeyDeletionCommand({ KeyId: arn, PendingWindowInDays: 7 }))
     const err = await new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) })
       .decrypt(ct)
@@ -118,7 +133,9 @@ describe('core envelope over the local KMS', () => {
   it('a message under another key is refused in strict mode without a KMS call to that key', async () => {
     const a = await newKey()
     const b = await newKey()
-    const ct = await new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: a }) }).encrypt('x')
+    const ct = await new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: a }) }).encrypt(
+      'x',
+    )
     const strictB = new KmsKeyring({ client: admin, generatorKeyId: b })
     await expect(new Envelope({ keyring: strictB }).decrypt(ct)).rejects.toBeInstanceOf(InvalidKeyError)
     expect(strictB.stats().decrypt).toBe(0)
@@ -126,17 +143,23 @@ describe('core envelope over the local KMS', () => {
 
   it('throttling and outages become KmsThrottledError / KmsUnavailableError and nothing is lost', async () => {
     const arn = await newKey()
-    const ct = await new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).encrypt('kept')
+    const ct = await new Envelope({
+      keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }),
+    }).encrypt('kept')
     kms.engine.faults.set({ operations: ['Decrypt'], error: 'ThrottlingException' })
-    await expect(new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).decrypt(ct)).rejects.toBeInstanceOf(
-      KmsThrottledError,
-    )
+    await expect(
+      new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).decrypt(ct),
+    ).rejects.toBeInstanceOf(KmsThrottledError)
     kms.engine.faults.set({ operations: ['Decrypt'], error: 'KMSInternalException' })
-    await expect(new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).decrypt(ct)).rejects.toBeInstanceOf(
-      KmsUnavailableError,
-    )
+    await expect(
+      new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).decrypt(ct),
+    ).rejects.toBeInstanceOf(KmsUnavailableError)
     kms.engine.faults.clear()
-    expect(await new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).decryptString(ct)).toBe('kept')
+    expect(
+      await new Envelope({ keyring: new KmsKeyring({ client: admin, generatorKeyId: arn }) }).decryptString(
+        ct,
+      ),
+    ).toBe('kept')
   })
 
   it('extra wrapping keys: a reader with only the second key decrypts', async () => {
