@@ -1,5 +1,6 @@
 // One suite, two transports: every operation and every error of the local KMS through the real
 // @aws-sdk/client-kms, once against the HTTP server (endpoint) and once in process (localKms.client()).
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import {
   CancelKeyDeletionCommand,
   CreateAliasCommand,
@@ -18,6 +19,7 @@ import {
   GenerateRandomCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
+  GetPublicKeyCommand,
   KMSClient,
   ListAliasesCommand,
   ListGrantsCommand,
@@ -31,10 +33,12 @@ import {
   RevokeGrantCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
+  SignCommand,
   TagResourceCommand,
   UntagResourceCommand,
   UpdateAliasCommand,
   UpdateKeyDescriptionCommand,
+  VerifyCommand,
 } from '@aws-sdk/client-kms'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalKms } from '../../src/index.js'
@@ -198,6 +202,39 @@ describe.each(TRANSPORTS)('local KMS over $name', (transport) => {
         )
         expect(gdkw.name).toBe('InvalidKeyUsageException')
       }
+    })
+  })
+
+  describe('asymmetric keys', () => {
+    it('GetPublicKey / Sign / Verify with an ECC_NIST_P256 key; node:crypto verifies the signature independently', async () => {
+      const arn = await newKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })
+      const message = Buffer.from('order #42')
+      const { Signature } = await admin.send(
+        new SignCommand({
+          KeyId: arn,
+          Message: message,
+          MessageType: 'RAW',
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
+      )
+      const { PublicKey } = await admin.send(new GetPublicKeyCommand({ KeyId: arn }))
+      const publicKey = createPublicKey({ key: Buffer.from(PublicKey!), format: 'der', type: 'spki' })
+      expect(cryptoVerify('sha256', message, publicKey, Buffer.from(Signature!))).toBe(true)
+      const ok = await admin.send(
+        new VerifyCommand({ KeyId: arn, Message: message, Signature, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      )
+      expect(ok.SignatureValid).toBe(true)
+      const bad = await failure(
+        admin.send(
+          new VerifyCommand({
+            KeyId: arn,
+            Message: Buffer.from('order #43'),
+            Signature,
+            SigningAlgorithm: 'ECDSA_SHA_256',
+          }),
+        ),
+      )
+      expect(bad.name).toBe('KMSInvalidSignatureException')
     })
   })
 
