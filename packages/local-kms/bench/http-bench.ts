@@ -36,7 +36,7 @@ interface Result {
 
 /** Runs `op` from `CONCURRENCY` workers for `SECONDS` (after a short warm-up); returns rate and latencies. */
 async function measure(transport: string, operation: string, op: () => Promise<unknown>): Promise<Result> {
-  const warmUntil = performance.now() + 300
+  const warmUntil = performance.now() + 1000
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < warmUntil) await op()
