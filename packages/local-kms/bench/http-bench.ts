@@ -164,7 +164,7 @@ const httpClient = (endpoint: string) =>
     region: 'us-east-1',
     credentials: CREDENTIALS,
     maxAttempts: 1,
-    // noDelay: without it Nagle's algorithm holds the SDK's second write (the body) and halves throughput.
+    // Keep-alive, one socket per in-flight request, Nagle off (node's default, stated explicitly).
     requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY, noDelay: true }) },
   })
 
