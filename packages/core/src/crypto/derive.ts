@@ -11,7 +11,8 @@ import {
 const SALT = Buffer.from(LABEL_EXTRACT_SALT, 'ascii')
 const COMMIT_INFO = Buffer.concat([Buffer.from(LABEL_COMMITMENT, 'ascii'), Buffer.from([0x01])])
 const MESSAGE_INFO = Buffer.from(LABEL_MESSAGE_KEY, 'ascii')
-const BLOCK_1 = Buffer.from([0x01])
+/** info || nonce || 0x01, with the nonce written in place per call (synchronous use only). */
+const MESSAGE_SCRATCH = Buffer.concat([MESSAGE_INFO, Buffer.alloc(NONCE_LENGTH), Buffer.from([0x01])])
 
 /**
  * HKDF-Extract (RFC 5869) with SHA-256: PRK = HMAC-SHA256(salt, IKM). Done once per data key.
@@ -39,7 +40,9 @@ export function commitment(prk: Uint8Array): Buffer {
 export function messageKey(prk: Uint8Array, nonce: Uint8Array): Buffer {
   // Precondition: a 12-byte nonce.
   if (nonce.length !== NONCE_LENGTH) throw new RangeError('nonce must be 12 bytes')
-  return createHmac('sha256', prk).update(MESSAGE_INFO).update(nonce).update(BLOCK_1).digest()
+  // One update call over info || nonce || 0x01 (the scratch buffer holds no secret: the nonce is public).
+  MESSAGE_SCRATCH.set(nonce, MESSAGE_INFO.length)
+  return createHmac('sha256', prk).update(MESSAGE_SCRATCH).digest()
 }
 
 /** Constant-time comparison of two commitments. */

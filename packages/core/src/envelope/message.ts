@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto'
 import { messageKey } from '../crypto/derive.js'
 import { randomNonce } from '../crypto/nonce.js'
 import { LimitExceededError, MalformedCiphertextError, TruncatedCiphertextError } from '../errors/errors.js'
@@ -10,7 +11,7 @@ import {
   TAG_LENGTH,
 } from '../format/constants.js'
 import type { MessageHeader } from '../format/header.js'
-import { openFrame, sealFrame } from './frame.js'
+import { openFrame } from './frame.js'
 
 /**
  * Encrypt `plaintext` as a single (non-framed) message: header prefix || nonce || ciphertext || tag.
@@ -33,18 +34,23 @@ export function sealSingle(
   const out = Buffer.allocUnsafe(headerLength + plaintext.length + TAG_LENGTH)
   out.set(headerPrefix, 0)
   out.set(nonce, headerPrefix.length)
+  // The additional data is header || u32(0) || 0x01 (frame 0, final). Write that suffix where the ciphertext
+  // will go, so that one setAAD call covers it; the ciphertext then overwrites it.
+  out.writeUInt32BE(0, headerLength)
+  out[headerLength + 4] = 1
   const key = messageKey(prk, nonce)
-  let offset = headerLength
   try {
-    sealFrame(key, nonce, out.subarray(0, headerLength), 0, true, [plaintext], (bytes) => {
-      out.set(bytes, offset)
-      offset += bytes.length
-    })
+    const cipher = createCipheriv('aes-256-gcm', key, nonce)
+    cipher.setAAD(out.subarray(0, headerLength + 5))
+    const ct = cipher.update(plaintext)
+    out.set(ct, headerLength)
+    cipher.final()
+    out.set(cipher.getAuthTag(), headerLength + ct.length)
+    // Postcondition: GCM output is exactly as long as its input.
+    if (ct.length !== plaintext.length) throw new Error('sealed length mismatch (bug)')
   } finally {
     key.fill(0)
   }
-  // Postcondition: the message is exactly header + ciphertext + tag.
-  if (offset !== out.length) throw new Error('sealed length mismatch (bug)')
   return out
 }
 
