@@ -72,30 +72,7 @@ export async function validateKey(
       'Check that the endpoint is AWS KMS (or a faithful emulator).',
     )
   }
-  const arn = meta.Arn
-  // Postcondition: the key is Enabled.
-  const state = meta.KeyState ?? (meta.Enabled === false ? 'Disabled' : 'Enabled')
-  if (state !== 'Enabled') throw new KeyDisabledError(arn, state)
-  // Postcondition: a symmetric key (seeds: symmetric keys only).
-  const spec = meta.KeySpec ?? meta.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT'
-  if (spec !== 'SYMMETRIC_DEFAULT') {
-    throw new InvalidKeyError(
-      arn,
-      'KEY_SPEC',
-      `its key spec is ${spec}, not SYMMETRIC_DEFAULT`,
-      'Create or choose a symmetric encryption key (key spec SYMMETRIC_DEFAULT); asymmetric and HMAC keys cannot wrap data keys.',
-    )
-  }
-  // Postcondition: usable for encryption.
-  const usage = meta.KeyUsage ?? 'ENCRYPT_DECRYPT'
-  if (usage !== 'ENCRYPT_DECRYPT') {
-    throw new InvalidKeyError(
-      arn,
-      'KEY_USAGE',
-      `its key usage is ${usage}, not ENCRYPT_DECRYPT`,
-      'Choose a KMS key created with key usage ENCRYPT_DECRYPT.',
-    )
-  }
+  const arn = assertUsableKeyMetadata({ ...meta, Arn: meta.Arn })
   // Postcondition: owned by the expected account (a customer managed key must be the customer's).
   if (meta.AWSAccountId !== expected) {
     throw new InvalidKeyError(
@@ -116,4 +93,37 @@ export async function validateKey(
     multiRegion: meta.MultiRegion ?? false,
     origin: meta.Origin,
   }
+}
+
+/**
+ * The key-state and key-type checks of {@link validateKey}, on metadata already described: state Enabled
+ * (unless `requireEnabled` is false), key spec SYMMETRIC_DEFAULT, key usage ENCRYPT_DECRYPT. Returns the ARN.
+ * @internal Shared with the scope-key hierarchy, which resolves aliases of its root key.
+ */
+export function assertUsableKeyMetadata(meta: KeyMetadata & { Arn: string }, requireEnabled = true): string {
+  const arn = meta.Arn
+  // Postcondition: the key is Enabled.
+  const state = meta.KeyState ?? (meta.Enabled === false ? 'Disabled' : 'Enabled')
+  if (requireEnabled && state !== 'Enabled') throw new KeyDisabledError(arn, state)
+  // Postcondition: a symmetric key (seeds: symmetric keys only).
+  const spec = meta.KeySpec ?? meta.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT'
+  if (spec !== 'SYMMETRIC_DEFAULT') {
+    throw new InvalidKeyError(
+      arn,
+      'KEY_SPEC',
+      `its key spec is ${spec}, not SYMMETRIC_DEFAULT`,
+      'Create or choose a symmetric encryption key (key spec SYMMETRIC_DEFAULT); asymmetric and HMAC keys cannot wrap data keys.',
+    )
+  }
+  // Postcondition: usable for encryption.
+  const usage = meta.KeyUsage ?? 'ENCRYPT_DECRYPT'
+  if (usage !== 'ENCRYPT_DECRYPT') {
+    throw new InvalidKeyError(
+      arn,
+      'KEY_USAGE',
+      `its key usage is ${usage}, not ENCRYPT_DECRYPT`,
+      'Choose a KMS key created with key usage ENCRYPT_DECRYPT.',
+    )
+  }
+  return arn
 }

@@ -8,17 +8,14 @@ import {
   DescribeKeyCommand,
   GenerateDataKeyCommand,
   GenerateDataKeyWithoutPlaintextCommand,
+  type KeyMetadata,
   type KMSClient,
   ReEncryptCommand,
 } from '@aws-sdk/client-kms'
-import {
-  InvalidKeyError,
-  KeyDisabledError,
-  KmsEnvelopeError,
-  TamperedCiphertextError,
-} from '../errors/errors.js'
+import { KmsEnvelopeError, TamperedCiphertextError } from '../errors/errors.js'
 import type { EncryptionContext } from '../keyring/types.js'
 import { mapKmsError } from '../kms/map-kms-error.js'
+import { assertUsableKeyMetadata } from '../kms/validate-key.js'
 
 const KEY_BYTES = 32
 
@@ -160,9 +157,7 @@ export async function resolveRootKey(
   keyId: string,
   requireEnabled = true,
 ): Promise<string> {
-  let meta:
-    | { Arn?: string; KeySpec?: string; KeyUsage?: string; Enabled?: boolean; KeyState?: string }
-    | undefined
+  let meta: KeyMetadata | undefined
   try {
     meta = (await target.client.send(new DescribeKeyCommand({ KeyId: keyId, ...grants(target) }))).KeyMetadata
   } catch (err) {
@@ -170,23 +165,5 @@ export async function resolveRootKey(
   }
   // Postcondition: an enabled symmetric ENCRYPT_DECRYPT key with an ARN.
   if (!meta?.Arn) throw badResponse('DescribeKey')
-  const state = meta.KeyState ?? (meta.Enabled === false ? 'Disabled' : 'Enabled')
-  if (requireEnabled && state !== 'Enabled') throw new KeyDisabledError(meta.Arn, state)
-  if (meta.KeySpec !== undefined && meta.KeySpec !== 'SYMMETRIC_DEFAULT') {
-    throw new InvalidKeyError(
-      meta.Arn,
-      'KEY_SPEC',
-      `its key spec is ${meta.KeySpec}`,
-      'Use a symmetric (SYMMETRIC_DEFAULT) KMS key.',
-    )
-  }
-  if (meta.KeyUsage !== undefined && meta.KeyUsage !== 'ENCRYPT_DECRYPT') {
-    throw new InvalidKeyError(
-      meta.Arn,
-      'KEY_USAGE',
-      `its key usage is ${meta.KeyUsage}`,
-      'Use a KMS key with key usage ENCRYPT_DECRYPT.',
-    )
-  }
-  return meta.Arn
+  return assertUsableKeyMetadata({ ...meta, Arn: meta.Arn }, requireEnabled)
 }
