@@ -121,6 +121,10 @@ export class LocalKmsEngine {
         masterKey ??= loadMasterKey(dataDir)
         return masterKey
       },
+      dispose: () => {
+        masterKey?.fill(0)
+        masterKey = undefined
+      },
     }
     let state: EngineState | undefined
     if (dataDir) {
@@ -293,6 +297,9 @@ export class LocalKmsEngine {
       await this.persist()
       await this.audit.flush()
     } finally {
+      // Postcondition: no key material stays in memory after close.
+      for (const key of this.state.keys.values()) for (const m of key.materials) m.material.fill(0)
+      this.protection.dispose()
       this.release()
     }
   }

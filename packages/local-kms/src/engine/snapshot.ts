@@ -28,6 +28,8 @@ const sealCache = new WeakMap<MaterialVersion, string>()
 export interface MaterialProtection {
   masterKey: () => Buffer
   plaintext: boolean
+  /** Zeroize the master key if it was loaded. */
+  dispose: () => void
 }
 
 /** Serialize the whole state to the JSON the state file holds. Internal. */
