@@ -1,7 +1,12 @@
-import { createCipheriv } from 'node:crypto'
+import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { messageKey } from '../crypto/derive.js'
 import { randomNonce } from '../crypto/nonce.js'
-import { LimitExceededError, MalformedCiphertextError, TruncatedCiphertextError } from '../errors/errors.js'
+import {
+  LimitExceededError,
+  MalformedCiphertextError,
+  TamperedCiphertextError,
+  TruncatedCiphertextError,
+} from '../errors/errors.js'
 import {
   ContentType,
   FrameMarker,
@@ -11,7 +16,10 @@ import {
   TAG_LENGTH,
 } from '../format/constants.js'
 import type { MessageHeader } from '../format/header.js'
-import { openFrame } from './frame.js'
+import { frameAadSuffix, openFrame } from './frame.js'
+
+const GCM_OPTIONS = { authTagLength: TAG_LENGTH } as const
+const SINGLE_SUFFIX = frameAadSuffix(0, true)
 
 /**
  * Encrypt `plaintext` as a single (non-framed) message: header prefix || nonce || ciphertext || tag.
@@ -66,9 +74,20 @@ export function openMessage(prk: Uint8Array, header: MessageHeader, message: Uin
       // Precondition: room for the tag.
       if (body.length < TAG_LENGTH)
         throw new TruncatedCiphertextError('The message ends before its authentication tag.')
-      const ct = body.subarray(0, body.length - TAG_LENGTH)
-      const parts = openFrame(key, header.nonce, header.bytes, 0, true, [ct], body.subarray(ct.length))
-      return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+      const ctLength = body.length - TAG_LENGTH
+      const decipher = createDecipheriv('aes-256-gcm', key, header.nonce, GCM_OPTIONS)
+      decipher.setAAD(header.bytes)
+      decipher.setAAD(SINGLE_SUFFIX)
+      decipher.setAuthTag(body.subarray(ctLength))
+      const plaintext = decipher.update(body.subarray(0, ctLength))
+      try {
+        decipher.final()
+      } catch (cause) {
+        // Postcondition: no unauthenticated plaintext survives.
+        plaintext.fill(0)
+        throw new TamperedCiphertextError('The message failed authentication.', { cause })
+      }
+      return plaintext
     }
     return openFramedBody(key, header, body)
   } finally {
