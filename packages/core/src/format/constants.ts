@@ -31,7 +31,7 @@ export const TAG_LENGTH = 16
 export const COMMITMENT_LENGTH = 32
 
 /** Default plaintext bytes per frame for streams. */
-export const DEFAULT_FRAME_LENGTH = 64 * 1024
+export const DEFAULT_FRAME_LENGTH = 256 * 1024
 /** Frames are at most 16 MiB of plaintext. */
 export const MAX_FRAME_LENGTH = 16 * 1024 * 1024
 /** Frame sequence numbers are u32; at most 2^32 - 1 frames per message. */

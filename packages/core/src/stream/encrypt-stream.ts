@@ -27,6 +27,8 @@ export class EncryptStream extends Transform {
   #pendingBytes = 0
   #sequence = 0
   #plaintextBytes = 0
+  /** Tag of the last regular frame, pushed together with the next frame's marker. */
+  #heldTag: Buffer | undefined
 
   constructor(frameLength: number, start: () => Promise<StreamSealingKey>) {
     super()
@@ -54,9 +56,12 @@ export class EncryptStream extends Transform {
         const key = this.#key!
         const rest = this.#pending
         const length = this.#pendingBytes
-        const head = Buffer.allocUnsafe(5)
-        head[0] = FrameMarker.Final
-        head.writeUInt32BE(length, 1)
+        const held = this.#heldTag?.length ?? 0
+        const head = Buffer.allocUnsafe(held + 5)
+        if (this.#heldTag) head.set(this.#heldTag, 0)
+        this.#heldTag = undefined
+        head[held] = FrameMarker.Final
+        head.writeUInt32BE(length, held + 1)
         this.push(head)
         sealFrame(key.messageKey, key.nonce, key.header, this.#sequence, true, rest, (b) => this.push(b))
         this.#pending = []
@@ -115,8 +120,15 @@ export class EncryptStream extends Transform {
     }
     this.#pendingBytes -= this.#frameLength
     const key = this.#key!
-    this.push(REGULAR_MARKER)
-    sealFrame(key.messageKey, key.nonce, key.header, this.#sequence++, false, pieces, (b) => this.push(b))
+    // The previous frame's tag and this frame's marker go out as one small buffer (one push fewer per frame).
+    this.push(this.#heldTag ? Buffer.concat([this.#heldTag, REGULAR_MARKER]) : REGULAR_MARKER)
+    let last: Buffer | undefined
+    sealFrame(key.messageKey, key.nonce, key.header, this.#sequence++, false, pieces, (b) => {
+      if (last) this.push(last)
+      last = b
+    })
+    // Postcondition: the last emitted buffer is the tag; it is held until the next frame or the end.
+    this.#heldTag = last
   }
 
   #wipe(): void {
