@@ -116,23 +116,9 @@ export class DynamoDbKeyStore implements KeyStore {
   }
 
   async listScopes(): Promise<string[]> {
+    const items = await this.#scanAll('sk = :scope', { ':scope': { S: SCOPE_SK } }, 'scopeId')
     const ids: string[] = []
-    let start: Item | undefined
-    do {
-      const out = await this.#send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: 'sk = :scope',
-          ExpressionAttributeValues: { ':scope': { S: SCOPE_SK } },
-          ProjectionExpression: 'scopeId',
-          ConsistentRead: true,
-          ...this.#limit,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      )
-      for (const item of out.Items ?? []) if (item.scopeId?.S !== undefined) ids.push(item.scopeId.S)
-      start = out.LastEvaluatedKey
-    } while (start)
+    for (const item of items) if (item.scopeId?.S !== undefined) ids.push(item.scopeId.S)
     return ids.sort()
   }
 
@@ -178,14 +164,25 @@ export class DynamoDbKeyStore implements KeyStore {
 
   async listAudit(scopeId?: string): Promise<AuditEvent[]> {
     if (scopeId !== undefined) return (await this.#queryPrefix(scopeId, AUDIT_PREFIX)).map(auditFromItem)
+    const items = await this.#scanAll('begins_with(sk, :a)', { ':a': { S: AUDIT_PREFIX } })
+    return items.sort((a, b) => (a.sk!.S! < b.sk!.S! ? -1 : a.sk!.S! > b.sk!.S! ? 1 : 0)).map(auditFromItem)
+  }
+
+  /** Every item matching `filter`, across all scan pages (a full-table scan: admin listings only). */
+  async #scanAll(
+    filter: string,
+    values: Record<string, AttributeValue>,
+    projection?: string,
+  ): Promise<Item[]> {
     const items: Item[] = []
     let start: Item | undefined
     do {
       const out = await this.#send(
         new ScanCommand({
           TableName: this.tableName,
-          FilterExpression: 'begins_with(sk, :a)',
-          ExpressionAttributeValues: { ':a': { S: AUDIT_PREFIX } },
+          FilterExpression: filter,
+          ExpressionAttributeValues: values,
+          ...(projection ? { ProjectionExpression: projection } : {}),
           ConsistentRead: true,
           ...this.#limit,
           ...(start ? { ExclusiveStartKey: start } : {}),
@@ -194,7 +191,7 @@ export class DynamoDbKeyStore implements KeyStore {
       items.push(...(out.Items ?? []))
       start = out.LastEvaluatedKey
     } while (start)
-    return items.sort((a, b) => (a.sk!.S! < b.sk!.S! ? -1 : a.sk!.S! > b.sk!.S! ? 1 : 0)).map(auditFromItem)
+    return items
   }
 
   async #get(partition: string, sort: string): Promise<Item | undefined> {
