@@ -16,7 +16,7 @@ export function frameAadSuffix(sequence: number, final: boolean): Buffer {
 }
 
 const SINGLE_SUFFIX = frameAadSuffix(0, true)
-const GCM_OPTIONS = { authTagLength: TAG_LENGTH } as const
+const _GCM_OPTIONS = { authTagLength: TAG_LENGTH } as const
 
 /**
  * Encrypt one frame (a single message is frame 0, final). Calls `emit` with ciphertext pieces then the tag.

@@ -231,3 +231,16 @@ export class KeyStoreError extends KmsEnvelopeError {
     this.reason = reason
   }
 }
+
+/** KMS answered, but with a response that cannot be right (missing fields, wrong key id, wrong key length). */
+export class UnexpectedKmsResponseError extends KmsEnvelopeError {
+  readonly operation: string
+  constructor(operation: string, detail: string) {
+    super(
+      'ERR_KMS_RESPONSE',
+      `KMS returned an unusable ${operation} response: ${detail}.`,
+      'Check that the endpoint is AWS KMS (or a faithful emulator) and that the key is a symmetric encryption key.',
+    )
+    this.operation = operation
+  }
+}

@@ -19,6 +19,7 @@ import {
   KmsThrottledError,
   KmsUnavailableError,
   TamperedCiphertextError,
+  UnexpectedKmsResponseError,
 } from '../errors/errors.js'
 import {
   type DecryptedDataKey,
@@ -93,11 +94,7 @@ function isKeyArn(id: string): boolean {
 }
 
 function badResponse(operation: string, keyId: string, detail: string): KmsEnvelopeError {
-  return new KmsEnvelopeError(
-    'ERR_KMS_RESPONSE',
-    `KMS returned an unusable ${operation} response for ${keyId}: ${detail}.`,
-    'Check that the endpoint is AWS KMS (or a faithful emulator) and that the key is a symmetric encryption key.',
-  )
+  return new UnexpectedKmsResponseError(operation, `${detail} (key ${keyId})`)
 }
 
 /**

@@ -4,7 +4,12 @@
  * customer configures their key, so a wrong key fails at setup with a message saying what to fix.
  */
 import { DescribeKeyCommand, type KeyMetadata, type KMSClient } from '@aws-sdk/client-kms'
-import { ConfigurationError, InvalidKeyError, KeyDisabledError, KmsEnvelopeError } from '../errors/errors.js'
+import {
+  ConfigurationError,
+  InvalidKeyError,
+  KeyDisabledError,
+  UnexpectedKmsResponseError,
+} from '../errors/errors.js'
 import type { KeyRef } from './key-ref.js'
 import { mapKmsError } from './map-kms-error.js'
 
@@ -66,11 +71,7 @@ export async function validateKey(
   }
   // Postcondition: KMS described the key.
   if (!meta?.Arn || !meta.KeyId) {
-    throw new KmsEnvelopeError(
-      'ERR_KMS_RESPONSE',
-      `KMS returned no key metadata for ${ref.arn}.`,
-      'Check that the endpoint is AWS KMS (or a faithful emulator).',
-    )
+    throw new UnexpectedKmsResponseError('DescribeKey', `no key metadata for ${ref.arn}`)
   }
   const arn = assertUsableKeyMetadata({ ...meta, Arn: meta.Arn })
   // Postcondition: owned by the expected account (a customer managed key must be the customer's).

@@ -12,7 +12,11 @@ import {
   type KMSClient,
   ReEncryptCommand,
 } from '@aws-sdk/client-kms'
-import { KmsEnvelopeError, TamperedCiphertextError } from '../errors/errors.js'
+import {
+  type KmsEnvelopeError,
+  TamperedCiphertextError,
+  UnexpectedKmsResponseError,
+} from '../errors/errors.js'
 import type { EncryptionContext } from '../keyring/types.js'
 import { mapKmsError } from '../kms/map-kms-error.js'
 import { assertUsableKeyMetadata } from '../kms/validate-key.js'
@@ -30,11 +34,7 @@ function grants(target: ScopeKmsTarget): { GrantTokens?: string[] } {
 }
 
 function badResponse(operation: string): KmsEnvelopeError {
-  return new KmsEnvelopeError(
-    'ERR_KMS_RESPONSE',
-    `KMS returned an incomplete ${operation} response.`,
-    'Check that the endpoint is AWS KMS (or a faithful emulator).',
-  )
+  return new UnexpectedKmsResponseError(operation, 'fields are missing')
 }
 
 /** A new scope key. The caller owns `plaintext` (zeroize it). */
