@@ -3,6 +3,8 @@ import { type MessageHeader, parseHeader } from './header.js'
 
 const FINGERPRINT_BYTES = 48
 const MAX_TEMPLATES = 256
+/** Only ordinary headers are kept, so unauthenticated input can pin at most 256 × 4 KiB. */
+const MAX_TEMPLATE_BYTES = 4096
 
 /**
  * Parsing a header costs more than decrypting a 1 KiB message, yet every message under one data key and
@@ -37,6 +39,7 @@ export class HeaderMemo {
   }
 
   #remember(key: string, header: MessageHeader): void {
+    if (header.bytes.length > MAX_TEMPLATE_BYTES) return
     if (this.#size >= MAX_TEMPLATES) {
       this.#templates.clear()
       this.#size = 0
