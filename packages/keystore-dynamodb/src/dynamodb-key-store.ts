@@ -169,15 +169,9 @@ export class DynamoDbKeyStore implements KeyStore {
   }
 
   /** Every item matching `filter`, across all scan pages (a full-table scan: admin listings only). */
-  async #scanAll(
-    filter: string,
-    values: Record<string, AttributeValue>,
-    projection?: string,
-  ): Promise<Item[]> {
-    const items: Item[] = []
-    let start: Item | undefined
-    do {
-      const out = await this.#send(
+  #scanAll(filter: string, values: Record<string, AttributeValue>, projection?: string): Promise<Item[]> {
+    return this.#allPages(
+      (start) =>
         new ScanCommand({
           TableName: this.tableName,
           FilterExpression: filter,
@@ -187,7 +181,15 @@ export class DynamoDbKeyStore implements KeyStore {
           ...this.#limit,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
-      )
+    )
+  }
+
+  /** Run a paginated Scan or Query until its last page; returns every item. */
+  async #allPages(command: (start: Item | undefined) => ScanCommand | QueryCommand): Promise<Item[]> {
+    const items: Item[] = []
+    let start: Item | undefined
+    do {
+      const out = await this.#send(command(start))
       items.push(...(out.Items ?? []))
       start = out.LastEvaluatedKey
     } while (start)
@@ -205,11 +207,9 @@ export class DynamoDbKeyStore implements KeyStore {
     return out.Item
   }
 
-  async #queryPrefix(scopeId: string, prefix: string): Promise<Item[]> {
-    const items: Item[] = []
-    let start: Record<string, AttributeValue> | undefined
-    do {
-      const out = await this.#send(
+  #queryPrefix(scopeId: string, prefix: string): Promise<Item[]> {
+    return this.#allPages(
+      (start) =>
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
@@ -218,11 +218,7 @@ export class DynamoDbKeyStore implements KeyStore {
           ...this.#limit,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
-      )
-      items.push(...(out.Items ?? []))
-      start = out.LastEvaluatedKey
-    } while (start)
-    return items
+    )
   }
 
   async #putIfAbsent(item: Item): Promise<boolean> {
