@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type BenchConfig, FULL, QUICK } from './config.js'
+import { assertBuiltCore, coreDistExists, coreLine, coreLocation } from './harness/core-location.js'
 import { type BenchResults, checkTargets, renderReport } from './report.js'
 import { benchKmsCalls } from './suites/kms-calls.js'
 import { benchMessages } from './suites/messages.js'
@@ -72,6 +73,10 @@ export async function runAll(config: BenchConfig): Promise<BenchResults> {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
   const config = quick ? QUICK : FULL
+  const core = coreLocation()
+  // Precondition: the built package is measured whenever there is one (not the sources via tsconfig paths).
+  assertBuiltCore(core, coreDistExists())
+  log(coreLine(core))
   const started = performance.now()
   const results = await runAll(config)
   const seconds = (performance.now() - started) / 1000
@@ -81,13 +86,14 @@ async function main(): Promise<void> {
     `Run ${new Date().toISOString().slice(0, 16)}Z, Node ${process.version}, ${cpu[0]?.model.trim() ?? 'unknown CPU'}`,
     `× ${cpu.length}, load average ${loadavg()[0]?.toFixed(1)} at the end, ${seconds.toFixed(0)} s in total.`,
   ].join(' ')
-  const report = renderReport(results, config, checks, meta)
+  const preamble = `${meta}\n\n${coreLine(core)}.`
+  const report = renderReport(results, config, checks, preamble)
   process.stdout.write(`${report}\n`)
   await mkdir(here('./out'), { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   await writeFile(
     here(`./out/results-${quick ? 'quick-' : ''}${stamp}.json`),
-    JSON.stringify({ config, results, checks }, null, 2),
+    JSON.stringify({ config, core, results, checks }, null, 2),
   )
   if (quick) {
     await writeFile(here('./out/results-quick.md'), report)

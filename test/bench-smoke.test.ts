@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { FULL, QUICK } from '../bench/config.js'
+import { assertBuiltCore, classifyCore, coreLine } from '../bench/harness/core-location.js'
 import { FakeKms } from '../bench/harness/fake-kms.js'
 import { measure, median, pairedRatio } from '../bench/harness/measure.js'
 import { type BenchResults, checkTargets, renderReport } from '../bench/report.js'
@@ -43,6 +44,19 @@ describe('bench harness', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5)
     expect(pairedRatio([2, 9, 6], [1, 3, 3])).toBe(2)
     expect(pairedRatio([], [1])).toBeNaN()
+  })
+
+  it('core location: dist vs src, and a loud failure on sources when a build exists', () => {
+    const root = '/repo'
+    const dist = classifyCore('file:///repo/packages/core/dist/index.js', root)
+    const src = classifyCore('file:///repo/packages/core/src/index.ts', root)
+    expect(dist).toEqual({ path: 'packages/core/dist/index.js', kind: 'dist' })
+    expect(src).toEqual({ path: 'packages/core/src/index.ts', kind: 'src' })
+    expect(classifyCore('file:///elsewhere/core/index.js', root).kind).toBe('other')
+    expect(coreLine(dist)).toMatch(/^core: packages\/core\/dist\/index\.js /)
+    expect(() => assertBuiltCore(src, true)).toThrow(/packages\/core\/src\/index\.ts/)
+    expect(() => assertBuiltCore(src, false)).not.toThrow()
+    expect(() => assertBuiltCore(dist, true)).not.toThrow()
   })
 
   it('the fake KMS counts calls and decrypts what it generated', async () => {

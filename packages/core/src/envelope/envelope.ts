@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream'
 import type { ReadableStream, WritableStream } from 'node:stream/web'
 import { DataKeyCache } from '../cache/index.js'
 import type { CacheLimits, CacheStats } from '../cache/types.js'
-import { commitmentMatches, messageKey } from '../crypto/derive.js'
+import { commitmentMatches } from '../crypto/derive.js'
 import { randomNonce } from '../crypto/nonce.js'
 import {
   ConfigurationError,
@@ -78,7 +78,7 @@ export interface DecryptResult {
   readonly encryptedDataKeys: readonly EncryptedDataKey[]
 }
 
-const SUITE = Suite.AES_256_GCM_HKDF_SHA256_COMMIT
+const SUITE = Suite.AES_256_GCM_CMAC_KDF_COMMIT
 
 function checkFrameLength(frameLength: number): number {
   // Precondition: 1 <= frameLength <= 16 MiB.
@@ -153,7 +153,7 @@ export class Envelope {
     )
     try {
       const material = usable(lease)
-      return sealSingle(material.prk, material.singleHeaderPrefix!, plaintext)
+      return sealSingle(material.messageKeys, material.singleHeaderPrefix!, plaintext)
     } finally {
       lease.release()
     }
@@ -196,7 +196,7 @@ export class Envelope {
     try {
       const material = usable(lease)
       checkCommitment(material, header)
-      const plaintext = openMessage(material.prk, header, message)
+      const plaintext = openMessage(material.messageKeys, header, message)
       return { plaintext, context: header.context, encryptedDataKeys: header.encryptedDataKeys }
     } finally {
       lease.release()
@@ -239,7 +239,7 @@ export class Envelope {
         const material = usable(lease)
         const nonce = randomNonce()
         const header = Buffer.concat([material.headerPrefix(ContentType.Framed, frameLength), nonce])
-        return { header, nonce, messageKey: messageKey(material.prk, nonce) }
+        return { header, nonce, messageKey: material.messageKeys.derive(nonce) }
       } finally {
         lease.release()
       }
@@ -262,7 +262,7 @@ export class Envelope {
       try {
         const material = usable(lease)
         checkCommitment(material, header)
-        return messageKey(material.prk, header.nonce)
+        return material.messageKeys.derive(header.nonce)
       } finally {
         lease.release()
       }

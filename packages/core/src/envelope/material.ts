@@ -1,17 +1,18 @@
 import type { Zeroizable } from '../cache/types.js'
-import { commitment, extractPrk } from '../crypto/derive.js'
+import { commitment, extractPrk, kdfKey, MessageKeyDeriver } from '../crypto/derive.js'
 import { ContentType, type Suite } from '../format/constants.js'
 import type { EncodedPair } from '../format/context.js'
 import { encodeHeaderPrefix } from '../format/header.js'
 import type { EncryptedDataKey } from '../keyring/types.js'
 
 /**
- * What the cache keeps for one data key: the HKDF pseudo-random key (the data key itself is wiped as soon
- * as the PRK is extracted), the key commitment, the wrapped keys and, on the encrypt side, the encoded
- * header prefix, so that encrypting a message costs one HMAC and one AES-GCM pass.
+ * What the cache keeps for one data key: the per-message key deriver (the data key, its HKDF PRK and the
+ * key-derivation key are wiped as soon as the deriver is set up), the key commitment, the wrapped keys and,
+ * on the encrypt side, the encoded header prefix, so that encrypting a message costs one two-block AES
+ * call and one AES-GCM pass.
  */
 export class DataKeyMaterial implements Zeroizable {
-  readonly prk: Buffer
+  readonly messageKeys: MessageKeyDeriver
   readonly commitment: Buffer
   readonly encryptedDataKeys: readonly EncryptedDataKey[]
   /** Header without nonce for single messages (encrypt side only). */
@@ -27,13 +28,19 @@ export class DataKeyMaterial implements Zeroizable {
     encryptedDataKeys: readonly EncryptedDataKey[],
     pairs: readonly EncodedPair[] | undefined,
   ) {
+    let prk: Buffer | undefined
+    let kx: Buffer | undefined
     try {
-      this.prk = extractPrk(plaintextKey)
+      prk = extractPrk(plaintextKey)
+      this.commitment = commitment(prk)
+      kx = kdfKey(prk)
+      this.messageKeys = new MessageKeyDeriver(kx)
     } finally {
       plaintextKey.fill(0)
+      prk?.fill(0)
+      kx?.fill(0)
     }
     this.#suite = suite
-    this.commitment = commitment(this.prk)
     this.encryptedDataKeys = encryptedDataKeys
     this.#pairs = pairs ?? []
     this.singleHeaderPrefix = pairs === undefined ? undefined : this.headerPrefix(ContentType.Single, 0)
@@ -58,6 +65,6 @@ export class DataKeyMaterial implements Zeroizable {
 
   zeroize(): void {
     this.#zeroized = true
-    this.prk.fill(0)
+    this.messageKeys.destroy()
   }
 }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto'
-import { messageKey } from '../crypto/derive.js'
+import type { MessageKeyDeriver } from '../crypto/derive.js'
 import { randomNonce } from '../crypto/nonce.js'
 import {
   LimitExceededError,
@@ -26,7 +26,7 @@ const SINGLE_SUFFIX = frameAadSuffix(0, true)
  * `nonce` is only passed by the known-answer vectors; normal use draws a random one.
  */
 export function sealSingle(
-  prk: Uint8Array,
+  keys: MessageKeyDeriver,
   headerPrefix: Uint8Array,
   plaintext: Uint8Array,
   nonce = randomNonce(),
@@ -46,7 +46,7 @@ export function sealSingle(
   // will go, so that one setAAD call covers it; the ciphertext then overwrites it.
   out.writeUInt32BE(0, headerLength)
   out[headerLength + 4] = 1
-  const key = messageKey(prk, nonce)
+  const key = keys.derive(nonce)
   try {
     const cipher = createCipheriv('aes-256-gcm', key, nonce)
     cipher.setAAD(out.subarray(0, headerLength + 5))
@@ -66,8 +66,8 @@ export function sealSingle(
  * Decrypt the body of a complete in-memory message (single or framed) whose header is `header`.
  * Returns the plaintext only when every frame authenticated and the final frame was reached.
  */
-export function openMessage(prk: Uint8Array, header: MessageHeader, message: Uint8Array): Buffer {
-  const key = messageKey(prk, header.nonce)
+export function openMessage(keys: MessageKeyDeriver, header: MessageHeader, message: Uint8Array): Buffer {
+  const key = keys.derive(header.nonce)
   try {
     const body = message.subarray(header.bytes.length)
     if (header.contentType === ContentType.Single) {

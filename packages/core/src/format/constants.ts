@@ -6,10 +6,16 @@
 /** Format version byte (first byte of every message). */
 export const FORMAT_VERSION = 0x01
 
-/** Algorithm suites of format v1. */
+/**
+ * Algorithm suites of format v1. Suite 0x01 (per-message keys by HMAC-SHA-256) was a pre-release draft,
+ * never published; readers reject it.
+ */
 export const Suite = {
-  /** AES-256-GCM, per-message keys via HKDF-SHA-256, 256-bit key commitment via HKDF-SHA-256. */
-  AES_256_GCM_HKDF_SHA256_COMMIT: 0x01,
+  /**
+   * AES-256-GCM; per-message keys by the XAES-256-GCM key derivation (NIST SP 800-108r1 counter mode,
+   * AES-256-CMAC) under a key derived by HKDF-SHA-256; 256-bit key commitment via HKDF-SHA-256.
+   */
+  AES_256_GCM_CMAC_KDF_COMMIT: 0x02,
 } as const
 export type Suite = (typeof Suite)[keyof typeof Suite]
 
@@ -49,7 +55,10 @@ export const MAX_BLOB_BYTES = 4096
 /** HKDF labels (ASCII). */
 export const LABEL_EXTRACT_SALT = 'kms-envelope/v1/AES-256-GCM/HKDF-SHA256/commit'
 export const LABEL_COMMITMENT = 'kms-envelope/v1/key-commitment'
-export const LABEL_MESSAGE_KEY = 'kms-envelope/v1/message-key'
+/** HKDF-Expand label of the key-derivation key `KX` (the AES-256-CMAC key of the per-message KDF). */
+export const LABEL_MESSAGE_KDF_KEY = 'kms-envelope/v1/message-kdf-key'
+/** Fixed bytes of the per-message KDF input blocks: `[i]_16 || "X" || 0x00` (i = 1, 2), as XAES-256-GCM. */
+export const KDF_BLOCK_LABEL = 0x58
 
 /** Encryption-context keys with these prefixes are reserved. */
 export const RESERVED_CONTEXT_PREFIXES = ['aws:', 'aws-crypto-', 'kms-envelope:'] as const

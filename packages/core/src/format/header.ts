@@ -174,7 +174,7 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
   }
   const suite = bytes[1]!
   // Precondition: a known algorithm suite.
-  if (suite !== Suite.AES_256_GCM_HKDF_SHA256_COMMIT) {
+  if (suite !== Suite.AES_256_GCM_CMAC_KDF_COMMIT) {
     throw new UnsupportedFormatError(
       `Algorithm suite 0x${suite.toString(16).padStart(2, '0')} is not supported.`,
     )

@@ -123,6 +123,9 @@ describe('Envelope refuses bad input with typed errors', () => {
     const s = Buffer.from(ct)
     s[1] = 9
     expect(() => inspect(s)).toThrow(UnsupportedFormatError)
+    // Suite 0x01 (the pre-release HMAC-derivation draft) is not read.
+    s[1] = 1
+    expect(() => inspect(s)).toThrow(UnsupportedFormatError)
     expect(() => inspect(Buffer.from('hello world, not a message'))).toThrow(KmsEnvelopeError)
   })
 

@@ -37,7 +37,7 @@ describe('header', () => {
   it('encode/parse round trip; every prefix is incomplete', () => {
     const { pairs } = canonicalContext({ b: '2', a: '1', é: 'x' })
     const prefix = encodeHeaderPrefix({
-      suite: Suite.AES_256_GCM_HKDF_SHA256_COMMIT,
+      suite: Suite.AES_256_GCM_CMAC_KDF_COMMIT,
       contentType: ContentType.Framed,
       frameLength: 4096,
       pairs,
@@ -56,7 +56,7 @@ describe('header', () => {
   it('rejects a context out of canonical order', () => {
     // version, suite, single, 2 pairs: "b"="", "a"="" (descending), 1 edk, commitment, nonce
     const bad = Buffer.concat([
-      Buffer.from([1, 1, 1, 2, 1, 0x62, 0, 1, 0x61, 0, 1, 1, 1, 0x6b, 1, 0]),
+      Buffer.from([1, Suite.AES_256_GCM_CMAC_KDF_COMMIT, 1, 2, 1, 0x62, 0, 1, 0x61, 0, 1, 1, 1, 0x6b, 1, 0]),
       Buffer.alloc(44),
     ])
     expect(() => parseHeader(bad)).toThrow(/canonical order/)

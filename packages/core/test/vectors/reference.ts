@@ -1,6 +1,7 @@
 // An independent, deliberately plain implementation of envelope format v1 written from docs/FORMAT.md,
-// using crypto.hkdfSync (not the library's HMAC code). It generates the known-answer vectors and checks
-// the library against them.
+// using crypto.hkdfSync (not the library's HMAC code) and a textbook AES-CMAC (NIST SP 800-38B, over
+// AES-256-CBC with a zero IV; not the library's single-block shortcut). It generates the known-answer
+// vectors and checks the library against them.
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
 
 export interface RefEdk {
@@ -40,9 +41,36 @@ export function refCommitment(dataKey: Buffer): Buffer {
   )
 }
 
+/** NIST SP 800-38B subkey doubling. */
+function double(b: Buffer): Buffer {
+  const out = Buffer.alloc(16)
+  for (let i = 0; i < 16; i++) out[i] = ((b[i]! << 1) | (i < 15 ? b[i + 1]! >> 7 : 0)) & 0xff
+  if (b[0]! & 0x80) out[15]! ^= 0x87
+  return out
+}
+
+/** AES-256-CMAC (NIST SP 800-38B) of any message. */
+export function refCmac(key: Buffer, message: Buffer): Buffer {
+  const ecb = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
+  const k1 = double(ecb.update(Buffer.alloc(16)))
+  const k2 = double(k1)
+  const complete = message.length > 0 && message.length % 16 === 0
+  const padded = complete
+    ? Buffer.from(message)
+    : Buffer.concat([message, Buffer.from([0x80]), Buffer.alloc(15 - (message.length % 16))])
+  const last = padded.length - 16
+  for (let i = 0; i < 16; i++) padded[last + i]! ^= (complete ? k1 : k2)[i]!
+  const cbc = createCipheriv('aes-256-cbc', key, Buffer.alloc(16)).setAutoPadding(false)
+  return cbc.update(padded).subarray(last, last + 16)
+}
+
+/** KX = HKDF(DK, salt S, info "kms-envelope/v1/message-kdf-key"); K = CMAC(KX, 00 01 'X' 00 || N) || CMAC(KX, 00 02 'X' 00 || N). */
 export function refMessageKey(dataKey: Buffer, nonce: Buffer): Buffer {
-  const info = Buffer.concat([Buffer.from('kms-envelope/v1/message-key', 'ascii'), nonce])
-  return Buffer.from(hkdfSync('sha256', dataKey, SALT, info, 32))
+  const kx = Buffer.from(
+    hkdfSync('sha256', dataKey, SALT, Buffer.from('kms-envelope/v1/message-kdf-key', 'ascii'), 32),
+  )
+  const block = (i: number) => Buffer.concat([Buffer.from([0x00, i, 0x58, 0x00]), nonce])
+  return Buffer.concat([refCmac(kx, block(1)), refCmac(kx, block(2))])
 }
 
 function iv(nonce: Buffer, seq: number): Buffer {
@@ -61,7 +89,7 @@ function suffix(seq: number, final: boolean): Buffer {
 export function refHeader(input: RefInput): Buffer {
   const dataKey = Buffer.from(input.dataKeyHex, 'hex')
   const framed = input.frameLength > 0
-  const parts: Buffer[] = [Buffer.from([1, 1, framed ? 2 : 1])]
+  const parts: Buffer[] = [Buffer.from([1, 2, framed ? 2 : 1])]
   if (framed) {
     const fl = Buffer.alloc(4)
     fl.writeUInt32BE(input.frameLength)

@@ -75,13 +75,13 @@ describe('known-answer vectors (format v1)', () => {
           blob: Buffer.from(e.blobHex, 'hex'),
         }))
         const material = new DataKeyMaterial(
-          Suite.AES_256_GCM_HKDF_SHA256_COMMIT,
+          Suite.AES_256_GCM_CMAC_KDF_COMMIT,
           Buffer.from(v.dataKeyHex, 'hex'),
           edks,
           pairs,
         )
         const message = sealSingle(
-          material.prk,
+          material.messageKeys,
           material.singleHeaderPrefix!,
           Buffer.from(v.plaintextHex, 'hex'),
           Buffer.from(v.nonceHex, 'hex'),
