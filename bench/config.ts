@@ -16,7 +16,10 @@ export interface BenchConfig {
     readonly rounds: number
     readonly esdkRounds: number
   }
+  /** Bytes each peak-RSS child streams. */
   readonly rssBytes: number
+  /** Peak-RSS child runs per mode (ours and raw, alternating). */
+  readonly rssRuns: number
   readonly kms: { readonly messages: number; readonly maxPerKey: number; readonly concurrent: number }
 }
 
@@ -34,6 +37,7 @@ export const FULL: BenchConfig = {
   concurrency: 16,
   stream: { bytes: 64 * MiB, chunkSize: 64 * KiB, rounds: 11, esdkRounds: 2 },
   rssBytes: 1024 * MiB,
+  rssRuns: 3,
   kms: { messages: 10_000, maxPerKey: 1000, concurrent: 1000 },
 }
 

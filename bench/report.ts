@@ -6,7 +6,7 @@ import type { BenchConfig } from './config.js'
 import type { KmsCallsResult } from './suites/kms-calls.js'
 import type { MessageRow } from './suites/messages.js'
 import type { OverheadResult } from './suites/overhead.js'
-import type { RssResult } from './suites/rss.js'
+import type { RssResult, RssSeries } from './suites/rss.js'
 import type { StreamResult } from './suites/stream.js'
 
 /** Everything one run measured. */
@@ -106,7 +106,45 @@ export function throughputTable(r: BenchResults): string {
 }
 
 /**
- * The other measurements: peak RSS, message overhead, KMS call counts (ours vs the ESDK).
+ * The peak-RSS table: ours and raw AES-256-GCM in the same child process shape, median and range of the peak
+ * over the runs, start-up RSS, and what streaming added on top of it.
+ *
+ * @example
+ * ```ts
+ * console.log(rssTable(results.rss))
+ * ```
+ */
+export function rssTable(rss: RssResult): string {
+  const mib = (n: number): string => `${n.toFixed(1)} MiB`
+  const line = (label: string, s: RssSeries): string[] => [
+    label,
+    mib(s.peakMiB),
+    `${s.peakRangeMiB[0].toFixed(1)}–${s.peakRangeMiB[1].toFixed(1)} MiB`,
+    mib(s.baselineMiB),
+    mib(s.aboveStartMiB),
+    mbps(s.MBps),
+  ]
+  const runs = rss.ours.runs.length
+  const tsx = rss.runner === 'tsx' ? '; via tsx, no build: +~35 MiB' : ''
+  return table(
+    [
+      `Peak RSS, separate process streaming ${size(rss.bytes)} encrypt→decrypt (${runs} run${runs === 1 ? '' : 's'} each, alternating${tsx})`,
+      'peak (median)',
+      'peak range',
+      'after start-up',
+      'peak above start-up',
+      'MB/s',
+    ],
+    [
+      line('ours: encryptStream → decryptStream', rss.ours),
+      line('raw: one AES-256-GCM Transform per direction (floor)', rss.raw),
+    ],
+    '--- | ---: | ---: | ---: | ---: | ---:',
+  )
+}
+
+/**
+ * The other measurements: message overhead, KMS call counts (ours vs the ESDK).
  *
  * @example
  * ```ts
@@ -114,16 +152,10 @@ export function throughputTable(r: BenchResults): string {
  * ```
  */
 export function otherTable(r: BenchResults): string {
-  const { rss, overhead: o, kmsCalls: k } = r
+  const { overhead: o, kmsCalls: k } = r
   return table(
     ['Measurement', 'ours', 'ESDK commit (non-signing)', 'ESDK default'],
     [
-      [
-        `Peak RSS, separate process streaming ${size(rss.bytes)} encrypt→decrypt`,
-        `${rss.peakMiB.toFixed(1)} MiB (after start-up ${rss.baselineMiB.toFixed(1)} MiB; ${mbps(rss.MBps)} MB/s${rss.runner === 'tsx' ? '; via tsx, no build: +~35 MiB' : ''})`,
-        '—',
-        '—',
-      ],
       [
         `Overhead, ${size(o.plaintextBytes)} message, 1 KMS data key (184 B blob), 2-pair context`,
         `${o.ours} B (KMS blob ${o.oursBlobBytes}, key ARN ${o.oursKeyIdBytes}, rest ${o.ours - o.oursBlobBytes - o.oursKeyIdBytes})`,
@@ -185,9 +217,9 @@ export function checkTargets(r: BenchResults, config: BenchConfig): TargetCheck[
   checks.push({ name: `${streamName} decrypt`, target: '>= 80 % of raw', measured: pct(sd), pass: sd >= 0.8 })
   checks.push({
     name: `${size(r.rss.bytes)} stream peak RSS`,
-    target: '< 100 MiB',
-    measured: `${r.rss.peakMiB.toFixed(1)} MiB`,
-    pass: r.rss.peakMiB < 100,
+    target: '< 100 MiB (median)',
+    measured: `${r.rss.ours.peakMiB.toFixed(1)} MiB`,
+    pass: r.rss.ours.peakMiB < 100,
   })
   checks.push({
     name: '1 KiB message overhead',
@@ -254,10 +286,16 @@ export function renderReport(
     '',
     '## Memory, overhead, KMS calls',
     '',
+    rssTable(r.rss),
+    '',
     otherTable(r),
     '',
     'Overhead and KMS counts for the ESDK use its own `KmsKeyringNode` over the same fake KMS client. Peak RSS is the',
-    "child's VmHWM (Linux; getrusage maxRSS elsewhere): plain `node` on the built package, default 256 KiB frames.",
+    "child's VmHWM (Linux; getrusage maxRSS elsewhere): plain `node` on the built package, default 256 KiB frames;",
+    'both modes load the same modules (core and `@aws-sdk/client-kms`) and stream the same 64 KiB chunks into the same',
+    'discarding sink. V8 on a fresh isolate only starts collecting garbage ArrayBuffers after ~64 MB of external-memory',
+    'growth, so the peak is reached within the first ~64 MiB streamed whatever the total, and raw AES-256-GCM in the same',
+    'process shape is the floor for this figure. The target uses the median of ours.',
     '',
     '## Targets (issue 2)',
     '',

@@ -1,7 +1,12 @@
 /**
  * Child process of the peak-RSS benchmark: streams N bytes (generated on the fly, 64 KiB at a time) through
- * our encryptStream and straight into our decryptStream, discards the output, and prints one JSON line:
- * `{ bytes, baselineKiB, peakKiB, maxRssKiB, seconds }`.
+ * an encrypt stream and straight into a decrypt stream, discards the output, and prints one JSON line:
+ * `{ mode, bytes, baselineKiB, peakKiB, maxRssKiB, seconds, core }`.
+ *
+ * Modes (same imports, source and sink in both, so only the pipeline differs):
+ * - `ours` (default): our encryptStream → decryptStream (default frames), keyed through a fake KMS.
+ * - `raw`: the floor for this process shape: one AES-256-GCM Transform per direction, the 16-byte tag
+ *   appended after the ciphertext by the encryptor and held back and checked by the decryptor.
  *
  * Plain JavaScript on the built package (`pnpm bench` builds first), so the figure is the library's, not a
  * TypeScript loader's (tsx alone adds ~35 MiB). The fake KMS mirrors bench/harness/fake-kms.ts.
@@ -11,11 +16,13 @@
  * the RSS of the parent at fork time (the benchmark parent holds ~300 MiB of buffers). It is reported as
  * `maxRssKiB` for reference.
  *
- * Usage: node bench/rss-child.mjs <bytes>
+ * `core` is where `@kms-envelope/core` resolved (a file: URL), so the parent can check it measured the build.
+ *
+ * Usage: node bench/rss-child.mjs <bytes> [ours|raw]
  */
-import { randomBytes, randomFillSync } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { Readable, Writable } from 'node:stream'
+import { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms'
 import { Envelope, KmsKeyring } from '@kms-envelope/core'
@@ -59,12 +66,66 @@ function fakeKms() {
   }
 }
 
+const TAG_BYTES = 16
+
+/** Raw AES-256-GCM encryptor: ciphertext chunk for chunk, then the tag. */
+function rawEncryptStream(key, iv) {
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  return new Transform({
+    transform(chunk, _enc, done) {
+      done(null, cipher.update(chunk))
+    },
+    flush(done) {
+      const last = cipher.final()
+      if (last.length) this.push(last)
+      done(null, cipher.getAuthTag())
+    },
+  })
+}
+
+/** Raw AES-256-GCM decryptor: holds back the last 16 bytes seen, checks them as the tag at the end. */
+function rawDecryptStream(key, iv) {
+  const decipher = createDecipheriv('aes-256-gcm', key, iv)
+  let tail = Buffer.alloc(0)
+  return new Transform({
+    transform(chunk, _enc, done) {
+      if (tail.length + chunk.length <= TAG_BYTES) {
+        tail = Buffer.concat([tail, chunk])
+        return done()
+      }
+      if (chunk.length >= TAG_BYTES) {
+        // The common case: no copy of the chunk, only of its last 16 bytes.
+        if (tail.length) this.push(decipher.update(tail))
+        const cut = chunk.length - TAG_BYTES
+        tail = Buffer.from(chunk.subarray(cut))
+        return done(null, decipher.update(chunk.subarray(0, cut)))
+      }
+      const joined = Buffer.concat([tail, chunk])
+      const cut = joined.length - TAG_BYTES
+      tail = joined.subarray(cut)
+      done(null, decipher.update(joined.subarray(0, cut)))
+    },
+    flush(done) {
+      // Precondition: the stream ended with a whole tag.
+      if (tail.length !== TAG_BYTES) return done(new Error('rss-child: raw ciphertext shorter than its tag'))
+      try {
+        decipher.setAuthTag(tail)
+        const last = decipher.final()
+        done(null, last.length ? last : undefined)
+      } catch (error) {
+        done(error)
+      }
+    },
+  })
+}
+
 const bytes = Number(process.argv[2] ?? 1024 ** 3)
-// Precondition: a positive byte count.
+const mode = process.argv[3] ?? 'ours'
+// Precondition: a positive byte count and a known mode.
 if (!Number.isSafeInteger(bytes) || bytes <= 0)
   throw new Error(`rss-child: bad byte count ${process.argv[2]}`)
+if (mode !== 'ours' && mode !== 'raw') throw new Error(`rss-child: unknown mode ${mode} (ours|raw)`)
 
-const envelope = new Envelope({ keyring: new KmsKeyring({ client: fakeKms(), generatorKeyId: KEY_ARN }) })
 const context = { tenant: 'acme', purpose: 'demo' }
 const chunk = randomFillSync(Buffer.alloc(64 * 1024))
 let left = bytes
@@ -85,13 +146,26 @@ const sink = new Writable({
   },
 })
 
+let encrypt
+let decrypt
+if (mode === 'ours') {
+  const envelope = new Envelope({ keyring: new KmsKeyring({ client: fakeKms(), generatorKeyId: KEY_ARN }) })
+  encrypt = envelope.encryptStream({ context })
+  decrypt = envelope.decryptStream()
+} else {
+  const key = randomBytes(32)
+  const iv = randomBytes(12)
+  encrypt = rawEncryptStream(key, iv)
+  decrypt = rawDecryptStream(key, iv)
+}
+
 const baselineKiB = peakRssKiB()
 const start = performance.now()
-await pipeline(source, envelope.encryptStream({ context }), envelope.decryptStream(), sink)
+await pipeline(source, encrypt, decrypt, sink)
 const seconds = (performance.now() - start) / 1000
 // Postcondition: every byte came back out.
 if (out !== bytes) throw new Error(`rss-child: decrypted ${out} bytes, expected ${bytes}`)
 const peakKiB = peakRssKiB()
-process.stdout.write(
-  `${JSON.stringify({ bytes, baselineKiB, peakKiB, maxRssKiB: process.resourceUsage().maxRSS, seconds })}\n`,
-)
+const core = import.meta.resolve('@kms-envelope/core')
+const maxRssKiB = process.resourceUsage().maxRSS
+process.stdout.write(`${JSON.stringify({ mode, bytes, baselineKiB, peakKiB, maxRssKiB, seconds, core })}\n`)

@@ -63,8 +63,10 @@ export async function runAll(config: BenchConfig): Promise<BenchResults> {
   })
   log(`${config.stream.bytes / 2 ** 20} MiB streams`)
   const stream = await benchStream({ ...config.stream, context })
-  log(`peak RSS of a child streaming ${config.rssBytes / 2 ** 20} MiB`)
-  const rss = await benchRss(config.rssBytes)
+  log(
+    `peak RSS of a child streaming ${config.rssBytes / 2 ** 20} MiB, ${config.rssRuns}× ours and raw alternately`,
+  )
+  const rss = await benchRss({ bytes: config.rssBytes, runs: config.rssRuns })
   log('scope-key benchmark (bench/scope-bench.ts)')
   const extra = await scopeSection(config)
   return { messages, stream, rss, overhead, kmsCalls, extra }

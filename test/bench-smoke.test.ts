@@ -11,7 +11,7 @@ import { type BenchResults, checkTargets, renderReport } from '../bench/report.j
 import { benchKmsCalls } from '../bench/suites/kms-calls.js'
 import { benchMessages, MESSAGE_SUBJECTS } from '../bench/suites/messages.js'
 import { benchOverhead } from '../bench/suites/overhead.js'
-import { benchRss } from '../bench/suites/rss.js'
+import { benchRss, summarizeRss } from '../bench/suites/rss.js'
 import { benchStream, STREAM_SUBJECTS } from '../bench/suites/stream.js'
 
 const context = { tenant: 'acme', purpose: 'demo' }
@@ -57,6 +57,23 @@ describe('bench harness', () => {
     expect(() => assertBuiltCore(src, true)).toThrow(/packages\/core\/src\/index\.ts/)
     expect(() => assertBuiltCore(src, false)).not.toThrow()
     expect(() => assertBuiltCore(dist, true)).not.toThrow()
+  })
+
+  it('summarizeRss(): median and range of the peak, median peak above start-up', () => {
+    const run = (baselineMiB: number, peakMiB: number) => ({
+      baselineMiB,
+      peakMiB,
+      maxRssMiB: peakMiB,
+      MBps: 1,
+    })
+    const s = summarizeRss([run(60, 120), run(62, 99), run(58, 104)])
+    expect(s.peakMiB).toBe(104)
+    expect(s.peakRangeMiB).toEqual([99, 120])
+    expect(s.baselineMiB).toBe(60)
+    // Per-run differences 60, 37, 46: the median of those, not median(peak) - median(baseline) = 44.
+    expect(s.aboveStartMiB).toBe(46)
+    expect(s.runs).toHaveLength(3)
+    expect(() => summarizeRss([])).toThrow(/no runs/)
   })
 
   it('the fake KMS counts calls and decrypts what it generated', async () => {
@@ -119,9 +136,17 @@ describe('bench harness', () => {
       expect(positive(stream.encryptMBps[s])).toBe(true)
       expect(positive(stream.decryptMBps[s])).toBe(true)
     }
-    const rss = await benchRss(4 << 20)
+    const rss = await benchRss({ bytes: 4 << 20, runs: 2 })
     expect(rss.bytes).toBe(4 << 20)
-    expect(rss.peakMiB).toBeGreaterThanOrEqual(rss.baselineMiB)
+    for (const series of [rss.ours, rss.raw]) {
+      expect(series.runs).toHaveLength(2)
+      for (const r of series.runs) {
+        expect(r.peakMiB).toBeGreaterThanOrEqual(r.baselineMiB)
+        expect(positive(r.MBps)).toBe(true)
+      }
+      expect(series.peakMiB).toBeGreaterThanOrEqual(series.peakRangeMiB[0])
+      expect(series.peakMiB).toBeLessThanOrEqual(series.peakRangeMiB[1])
+    }
     const results: BenchResults = {
       messages: await benchMessages({ sizes: [1024], measure: tiny, context }),
       stream,
@@ -136,5 +161,10 @@ describe('bench harness', () => {
     expect(md).toContain('| Case | Op | raw AES-GCM |')
     expect(md).toContain('## Targets (issue 2)')
     expect(md.match(/\| (PASS|FAIL) \|/g)).toHaveLength(8)
+    expect(md).toContain('| ours: encryptStream → decryptStream |')
+    expect(md).toContain('| raw: one AES-256-GCM Transform per direction (floor) |')
+    expect(checks.find((c) => c.name.endsWith('stream peak RSS'))?.measured).toBe(
+      `${rss.ours.peakMiB.toFixed(1)} MiB`,
+    )
   }, 60_000)
 })
