@@ -9,6 +9,10 @@ export default defineConfig({
       '@kms-envelope/core': src('core'),
       '@kms-envelope/local-kms': src('local-kms'),
       '@kms-envelope/keystore-dynamodb': src('keystore-dynamodb'),
+      '@kms-envelope/connect': src('connect'),
+      '@kms-envelope/customer-profiles': src('customer-profiles'),
+      '@kms-envelope/personalize': src('personalize'),
+      '@kms-envelope/vision': src('vision'),
     },
   },
   test: {
