@@ -1,0 +1,120 @@
+/**
+ * What each Amazon Connect data class binds into its messages: the encryption-context pairs (authenticated
+ * in every message header, checked before any KMS call on decrypt) and the key-scope ids of the scoped key
+ * hierarchies. One place, so encryption and decryption can never disagree.
+ */
+import { ConfigurationError, type EncryptionContext, MAX_SCOPE_ID_BYTES } from '@kms-envelope/core'
+
+/** Context key naming the data class of a message (`contact-pii`, `recording`, `voiceprint`, `integration-config`). */
+export const DATA_CLASS_KEY = 'connect:data-class'
+/** Context key naming the scope key (`connect-pii/<instance>`, `connect-integration/<account>`) a message is under. */
+export const KEY_SCOPE_KEY = 'connect:key-scope'
+/** Context key of the Amazon Connect instance id. */
+export const INSTANCE_KEY = 'connect:instance'
+/** Context key of the AWS account id (recordings: the customer account; integration config: the user account). */
+export const ACCOUNT_KEY = 'connect:account'
+/** Context key of the Voice ID domain. */
+export const DOMAIN_KEY = 'connect:voice-id-domain'
+/** Context key of the Voice ID speaker. */
+export const SPEAKER_KEY = 'connect:speaker'
+
+/** The four data classes Amazon Connect protects at rest, each under its own kind of key. */
+export type ConnectDataClass = 'contact-pii' | 'recording' | 'voiceprint' | 'integration-config'
+
+/** Scope-id prefix of the per-instance contact PII keys. */
+export const PII_SCOPE_PREFIX = 'connect-pii/'
+/** Scope-id prefix of the per-user-account integration configuration keys. */
+export const INTEGRATION_SCOPE_PREFIX = 'connect-integration/'
+
+// Longest id that still fits the longest prefix in a scope id (core limit: 128 UTF-8 bytes).
+const MAX_ID_BYTES = MAX_SCOPE_ID_BYTES - INTEGRATION_SCOPE_PREFIX.length
+
+/**
+ * Check a resource id (instance, contact, account, domain, speaker, integration): a non-empty string of at
+ * most 108 UTF-8 bytes without control characters. Returns it.
+ *
+ * @example
+ * ```ts
+ * assertResourceId('instanceId', 'a1b2c3d4-5678-90ab-cdef-111122223333')
+ * ```
+ */
+export function assertResourceId(name: string, value: unknown): string {
+  // Precondition: a non-empty, bounded string without control characters (ids end up in scope ids and
+  // in KMS encryption contexts, which CloudTrail logs).
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    Buffer.byteLength(value, 'utf8') > MAX_ID_BYTES ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+    /[\u0000-\u001f\u007f]/.test(value)
+  ) {
+    throw new ConfigurationError(
+      `${name} must be a non-empty string of at most ${MAX_ID_BYTES} UTF-8 bytes without control characters.`,
+      `Pass the ${name} as Amazon Connect shows it (e.g. an instance id, contact id or 12-digit account id).`,
+    )
+  }
+  return value
+}
+
+/**
+ * The context of a contact PII record: data class, instance, and the instance's key scope.
+ *
+ * @example
+ * ```ts
+ * piiContext('i-123') // { 'connect:data-class': 'contact-pii', 'connect:instance': 'i-123', 'connect:key-scope': 'connect-pii/i-123' }
+ * ```
+ */
+export function piiContext(instanceId: string): EncryptionContext {
+  assertResourceId('instanceId', instanceId)
+  return {
+    [DATA_CLASS_KEY]: 'contact-pii',
+    [INSTANCE_KEY]: instanceId,
+    [KEY_SCOPE_KEY]: `${PII_SCOPE_PREFIX}${instanceId}`,
+  }
+}
+
+/**
+ * The context of an integration configuration record: data class, user account, and its key scope.
+ *
+ * @example
+ * ```ts
+ * integrationContext('111122223333')['connect:key-scope'] // 'connect-integration/111122223333'
+ * ```
+ */
+export function integrationContext(userAccountId: string): EncryptionContext {
+  assertResourceId('userAccountId', userAccountId)
+  return {
+    [DATA_CLASS_KEY]: 'integration-config',
+    [ACCOUNT_KEY]: userAccountId,
+    [KEY_SCOPE_KEY]: `${INTEGRATION_SCOPE_PREFIX}${userAccountId}`,
+  }
+}
+
+/**
+ * The context of a recording: data class and customer account. It is also the KMS encryption context of
+ * the recording's data key, so the key is bound to the account inside KMS (and visible in CloudTrail).
+ *
+ * @example
+ * ```ts
+ * recordingContext('111122223333') // { 'connect:data-class': 'recording', 'connect:account': '111122223333' }
+ * ```
+ */
+export function recordingContext(accountId: string): EncryptionContext {
+  assertResourceId('accountId', accountId)
+  return { [DATA_CLASS_KEY]: 'recording', [ACCOUNT_KEY]: accountId }
+}
+
+/**
+ * The context of a voiceprint: data class, Voice ID domain and speaker. It is also the KMS encryption
+ * context of the voiceprint's data key.
+ *
+ * @example
+ * ```ts
+ * voiceprintContext('domain-1', 'speaker-7')
+ * ```
+ */
+export function voiceprintContext(domainId: string, speakerId: string): EncryptionContext {
+  assertResourceId('domainId', domainId)
+  assertResourceId('speakerId', speakerId)
+  return { [DATA_CLASS_KEY]: 'voiceprint', [DOMAIN_KEY]: domainId, [SPEAKER_KEY]: speakerId }
+}

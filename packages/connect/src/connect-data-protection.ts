@@ -1,0 +1,478 @@
+/**
+ * Amazon Connect's encryption at rest as a policy over kms-envelope: which key protects which data class,
+ * and which context binds each record to its owner. Core does the crypto, caching, format and KMS calls.
+ */
+import type { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import {
+  type CacheStats,
+  ConfigurationError,
+  type DecryptStream,
+  type EncryptStream,
+  Envelope,
+  KeyHierarchy,
+  type KeySummary,
+  KmsKeyring,
+  type KmsKeyringStats,
+  serviceOwnedKey,
+  validateKey,
+} from '@kms-envelope/core'
+import {
+  ACCOUNT_KEY,
+  assertResourceId,
+  INSTANCE_KEY,
+  integrationContext,
+  KEY_SCOPE_KEY,
+  piiContext,
+  recordingContext,
+  voiceprintContext,
+} from './binding.js'
+import { bind, unbind } from './bound-record.js'
+import {
+  type ConnectDataProtectionOptions,
+  DEFAULT_INTEGRATION_KEY_WINDOW_MS,
+  DEFAULT_PII_KEY_WINDOW_MS,
+} from './options.js'
+import { byteCounter, type RecordingProgress } from './progress.js'
+
+const CONTACT_KEY = 'connect:contact'
+const INTEGRATION_KEY = 'connect:integration'
+
+/** Options of {@link ConnectDataProtection.sealRecording} and {@link ConnectDataProtection.encryptRecording}. */
+export interface RecordingOptions {
+  /**
+   * Total plaintext length, when known (an upload of a finished file): the recording then shares the
+   * account's cached data key. Unknown (a live stream): the recording gets a data key of its own (one KMS
+   * call), still bound to the account.
+   */
+  readonly plaintextLength?: number
+  /** Plaintext bytes per frame (default core's 256 KiB). Memory use is about one frame. */
+  readonly frameLength?: number
+  /** Called as bytes go through the pipeline. */
+  readonly onProgress?: (progress: RecordingProgress) => void
+}
+
+/** The keys a {@link ConnectDataProtection} resolved and validated at creation. */
+export interface ConnectKeys {
+  /** The service-owned key: root of the PII and integration scope keys, key of voiceprints. */
+  readonly serviceKey: KeySummary
+  /** The key of recordings' data keys (the service key unless a recording key was given). */
+  readonly recordingKey: KeySummary
+}
+
+/** Cache and KMS counters per data class. */
+export interface ConnectStats {
+  readonly contactPii: CacheStats
+  readonly integrationConfig: CacheStats
+  readonly recordings: CacheStats & { readonly kms: KmsKeyringStats }
+  readonly voiceprints: CacheStats & { readonly kms: KmsKeyringStats }
+}
+
+/**
+ * Amazon Connect data protection at rest, as the Connect documentation describes it:
+ *
+ * | data class | key | binding |
+ * |---|---|---|
+ * | contact PII | a scope key per instance (`connect-pii/<instance>`), a new version every key window (1 h) | instance (context) + contact (authenticated in the record) |
+ * | recordings | a KMS data key per customer account (context `{ account }`), under the recording key | account |
+ * | voiceprints | KMS data keys under the service-owned key | Voice ID domain + speaker (context, also in KMS) |
+ * | integration config | a scope key per user account (`connect-integration/<account>`), a new version every window (1 day) | account (context) + integration (in the record) |
+ *
+ * Build it with {@link ConnectDataProtection.create}, which validates the keys first.
+ *
+ * @example
+ * ```ts
+ * import { KMSClient } from '@aws-sdk/client-kms'
+ * import { FileKeyStore } from '@kms-envelope/core'
+ * import { ConnectDataProtection } from '@kms-envelope/connect'
+ *
+ * const connect = await ConnectDataProtection.create({
+ *   kms: new KMSClient({ region: 'us-east-1' }),
+ *   serviceKeyArn: 'arn:aws:kms:us-east-1:444455556666:alias/connect-service',
+ *   store: new FileKeyStore({ directory: '/var/lib/connect/scope-keys' }),
+ * })
+ * const ct = await connect.encryptContactPii('i-123', 'contact-1', { caller: '+1 555 0100' })
+ * const pii = await connect.decryptContactPii('i-123', 'contact-1', ct)
+ * ```
+ */
+export class ConnectDataProtection {
+  /** The per-instance contact PII key hierarchy (admin: rotate, destroyScope, audit, rewrap). */
+  readonly piiKeys: KeyHierarchy
+  /** The per-user-account integration configuration key hierarchy. */
+  readonly integrationKeys: KeyHierarchy
+  /** The validated service and recording keys. */
+  readonly keys: ConnectKeys
+  readonly #pii: Envelope
+  readonly #integration: Envelope
+  readonly #recordings: Envelope
+  readonly #voiceprints: Envelope
+  readonly #recordingKeyring: KmsKeyring
+  readonly #voiceprintKeyring: KmsKeyring
+
+  private constructor(options: ConnectDataProtectionOptions, keys: ConnectKeys) {
+    const clock = options.clock ? { clock: options.clock } : {}
+    const grantTokens = options.grantTokens?.length ? { grantTokens: [...options.grantTokens] } : {}
+    const actor = options.actor === undefined ? {} : { actor: options.actor }
+    const piiWindow = options.piiKeyWindowMs ?? DEFAULT_PII_KEY_WINDOW_MS
+    const integrationWindow = options.integrationKeyWindowMs ?? DEFAULT_INTEGRATION_KEY_WINDOW_MS
+    this.keys = keys
+    // Each hierarchy binds its data class into the KMS context of its scope keys, so a scope key of one
+    // class cannot be unwrapped as the other's even if the store were edited.
+    this.piiKeys = new KeyHierarchy({
+      kms: options.kms,
+      rootKeyId: keys.serviceKey.arn,
+      store: options.store,
+      keyWindowMs: piiWindow,
+      context: { service: 'connect', 'connect:data-class': 'contact-pii' },
+      ...grantTokens,
+      ...actor,
+      ...clock,
+    })
+    this.integrationKeys = new KeyHierarchy({
+      kms: options.kms,
+      rootKeyId: keys.serviceKey.arn,
+      store: options.store,
+      keyWindowMs: integrationWindow,
+      context: { service: 'connect', 'connect:data-class': 'integration-config' },
+      ...grantTokens,
+      ...actor,
+      ...clock,
+    })
+    // The scope key is the data key: cache it for its whole window (entries also end at the window end).
+    this.#pii = new Envelope({
+      keyring: this.piiKeys.keyring({ contextKey: KEY_SCOPE_KEY }),
+      cache: { maxAgeMs: piiWindow },
+      ...clock,
+    })
+    this.#integration = new Envelope({
+      keyring: this.integrationKeys.keyring({ contextKey: KEY_SCOPE_KEY }),
+      cache: { maxAgeMs: integrationWindow },
+      ...clock,
+    })
+    this.#recordingKeyring = new KmsKeyring({
+      client: options.kms,
+      generatorKeyId: keys.recordingKey.arn,
+      ...grantTokens,
+    })
+    this.#voiceprintKeyring = new KmsKeyring({
+      client: options.kms,
+      generatorKeyId: keys.serviceKey.arn,
+      ...grantTokens,
+    })
+    const cache = options.dataKeyCache ? { cache: options.dataKeyCache } : {}
+    this.#recordings = new Envelope({ keyring: this.#recordingKeyring, ...cache, ...clock })
+    this.#voiceprints = new Envelope({ keyring: this.#voiceprintKeyring, ...cache, ...clock })
+  }
+
+  /**
+   * Validate the keys (DescribeKey: exists, Enabled, symmetric ENCRYPT_DECRYPT, expected owner) and build
+   * the protector. A disabled service key fails here with KeyDisabledError, a missing one with
+   * KeyNotFoundError, an asymmetric one with InvalidKeyError.
+   *
+   * @example
+   * ```ts
+   * const connect = await ConnectDataProtection.create({ kms, serviceKeyArn, store: new MemoryKeyStore() })
+   * console.log(connect.keys.serviceKey.arn)
+   * ```
+   */
+  static async create(options: ConnectDataProtectionOptions): Promise<ConnectDataProtection> {
+    // Precondition: a KMS client and a key store (the rest is checked by core).
+    if (typeof options?.kms?.send !== 'function') {
+      throw new ConfigurationError(
+        'ConnectDataProtection needs a KMS client.',
+        'Pass { kms: new KMSClient({ region }) }.',
+      )
+    }
+    if (!options.store || typeof options.store.createVersion !== 'function') {
+      throw new ConfigurationError(
+        'ConnectDataProtection needs a key store for the PII and integration scope keys.',
+        "Pass { store: new FileKeyStore({ directory: './scope-keys' }) } (or MemoryKeyStore, DynamoDbKeyStore).",
+      )
+    }
+    const grantTokens = options.grantTokens?.length ? { grantTokens: options.grantTokens } : {}
+    const serviceRef = serviceOwnedKey(options.serviceKeyArn)
+    const serviceKey = await validateKey(options.kms, serviceRef, grantTokens)
+    const recordingKey = options.recordingKey
+      ? await validateKey(options.kms, options.recordingKey, grantTokens)
+      : serviceKey
+    return new ConnectDataProtection(options, { serviceKey, recordingKey })
+  }
+
+  /**
+   * Encrypt a contact's PII (any JSON value) under the instance's current scope key. The message names the
+   * instance in its context and the contact inside its authenticated plaintext.
+   *
+   * @example
+   * ```ts
+   * const ct = await connect.encryptContactPii('i-123', 'contact-1', { caller: '+1 555 0100', name: 'Ana' })
+   * ```
+   */
+  async encryptContactPii(instanceId: string, contactId: string, record: unknown): Promise<Uint8Array> {
+    const owner = this.#contactOwner(instanceId, contactId)
+    return this.#pii.encryptJson(bind(owner, record), { context: piiContext(instanceId) })
+  }
+
+  /**
+   * Decrypt a contact's PII. A record of another instance → EncryptionContextMismatchError before any KMS
+   * call; of another contact → EncryptionContextMismatchError after authentication; a destroyed instance
+   * key → KeyDestroyedError; a modified record → TamperedCiphertextError.
+   *
+   * @example
+   * ```ts
+   * const pii = await connect.decryptContactPii<{ caller: string }>('i-123', 'contact-1', ct)
+   * ```
+   */
+  async decryptContactPii<T = unknown>(
+    instanceId: string,
+    contactId: string,
+    ciphertext: Uint8Array,
+  ): Promise<T> {
+    const owner = this.#contactOwner(instanceId, contactId)
+    const value = await this.#pii.decryptJson(ciphertext, { expectedContext: piiContext(instanceId) })
+    return unbind(value, owner) as T
+  }
+
+  /**
+   * A Transform stream encrypting one recording for a customer account (framed, constant memory). Read
+   * `stream.plaintextBytes` for progress, or use {@link ConnectDataProtection.sealRecording}.
+   *
+   * @example
+   * ```ts
+   * await pipeline(createReadStream('call.wav'), connect.encryptRecording('111122223333'), createWriteStream('call.wav.kenv'))
+   * ```
+   */
+  encryptRecording(accountId: string, options: Omit<RecordingOptions, 'onProgress'> = {}): EncryptStream {
+    return this.#recordings.encryptStream({
+      context: recordingContext(accountId),
+      ...(options.plaintextLength === undefined ? {} : { plaintextLength: options.plaintextLength }),
+      ...(options.frameLength === undefined ? {} : { frameLength: options.frameLength }),
+    })
+  }
+
+  /**
+   * A Transform stream decrypting one recording of a customer account. Another account's recording →
+   * EncryptionContextMismatchError before any KMS call and before any output; a modified frame →
+   * TamperedCiphertextError; a cut-off recording → TruncatedCiphertextError. Each frame is released only
+   * after it authenticated.
+   *
+   * @example
+   * ```ts
+   * await pipeline(createReadStream('call.wav.kenv'), connect.decryptRecording('111122223333'), createWriteStream('call.wav'))
+   * ```
+   */
+  decryptRecording(accountId: string): DecryptStream {
+    return this.#recordings.decryptStream({ expectedContext: recordingContext(accountId) })
+  }
+
+  /**
+   * Encrypt a recording from `source` to `destination` (a pipeline with progress). Resolves with the byte
+   * counts once `destination` finished.
+   *
+   * @example
+   * ```ts
+   * const { ciphertextBytes } = await connect.sealRecording('111122223333', createReadStream('call.wav'),
+   *   createWriteStream('call.wav.kenv'), { onProgress: (p) => console.log(p.plaintextBytes) })
+   * ```
+   */
+  async sealRecording(
+    accountId: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    destination: Writable,
+    options: RecordingOptions = {},
+  ): Promise<RecordingProgress> {
+    const encrypt = this.encryptRecording(accountId, options)
+    return this.#run(source, encrypt, destination, options.onProgress, 'plaintext-first')
+  }
+
+  /**
+   * Decrypt a recording from `source` to `destination` (a pipeline with progress). On failure the
+   * pipeline is destroyed and the promise rejects with the typed error; `destination` may already hold
+   * authenticated frames of a truncated recording: write to a temporary object and keep it only on success.
+   *
+   * @example
+   * ```ts
+   * await connect.openRecording('111122223333', createReadStream('call.wav.kenv'), createWriteStream('call.wav'))
+   * ```
+   */
+  async openRecording(
+    accountId: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    destination: Writable,
+    options: Pick<RecordingOptions, 'onProgress'> = {},
+  ): Promise<RecordingProgress> {
+    return this.#run(
+      source,
+      this.decryptRecording(accountId),
+      destination,
+      options.onProgress,
+      'ciphertext-first',
+    )
+  }
+
+  /**
+   * Encrypt a voiceprint under the service-owned key, bound to its Voice ID domain and speaker (in the
+   * message and in the KMS encryption context of its data key).
+   *
+   * @example
+   * ```ts
+   * const ct = await connect.encryptVoiceprint('domain-1', 'speaker-7', voiceprintBytes)
+   * ```
+   */
+  async encryptVoiceprint(domainId: string, speakerId: string, voiceprint: Uint8Array): Promise<Uint8Array> {
+    // Precondition: bytes (a voiceprint is an opaque embedding).
+    if (!(voiceprint instanceof Uint8Array)) {
+      throw new ConfigurationError(
+        'encryptVoiceprint() takes the voiceprint as a Uint8Array.',
+        'Pass its bytes.',
+      )
+    }
+    return this.#voiceprints.encrypt(voiceprint, { context: voiceprintContext(domainId, speakerId) })
+  }
+
+  /**
+   * Decrypt a voiceprint. Another speaker's or domain's → EncryptionContextMismatchError before any KMS
+   * call; the service key disabled → KeyDisabledError.
+   *
+   * @example
+   * ```ts
+   * const voiceprint = await connect.decryptVoiceprint('domain-1', 'speaker-7', ct)
+   * ```
+   */
+  async decryptVoiceprint(domainId: string, speakerId: string, ciphertext: Uint8Array): Promise<Uint8Array> {
+    const { plaintext } = await this.#voiceprints.decrypt(ciphertext, {
+      expectedContext: voiceprintContext(domainId, speakerId),
+    })
+    return plaintext
+  }
+
+  /**
+   * Encrypt an integration's configuration (any JSON value) under the user account's current scope key.
+   *
+   * @example
+   * ```ts
+   * const ct = await connect.encryptIntegrationConfig('111122223333', 'salesforce', { clientId: 'abc', secret: '…' })
+   * ```
+   */
+  async encryptIntegrationConfig(
+    userAccountId: string,
+    integrationId: string,
+    config: unknown,
+  ): Promise<Uint8Array> {
+    const owner = this.#integrationOwner(userAccountId, integrationId)
+    return this.#integration.encryptJson(bind(owner, config), { context: integrationContext(userAccountId) })
+  }
+
+  /**
+   * Decrypt an integration's configuration. Another user account's → EncryptionContextMismatchError before
+   * any KMS call; another integration's → EncryptionContextMismatchError after authentication.
+   *
+   * @example
+   * ```ts
+   * const config = await connect.decryptIntegrationConfig('111122223333', 'salesforce', ct)
+   * ```
+   */
+  async decryptIntegrationConfig<T = unknown>(
+    userAccountId: string,
+    integrationId: string,
+    ciphertext: Uint8Array,
+  ): Promise<T> {
+    const owner = this.#integrationOwner(userAccountId, integrationId)
+    const value = await this.#integration.decryptJson(ciphertext, {
+      expectedContext: integrationContext(userAccountId),
+    })
+    return unbind(value, owner) as T
+  }
+
+  /**
+   * Crypto-shred an instance's contact PII: destroy every version of its scope key (tombstones remain,
+   * see core's scope README for the limits), refuse new ones, and drop this process's cached keys. Other
+   * processes must call {@link ConnectDataProtection.purge} (or wait for their cache to expire).
+   *
+   * @example
+   * ```ts
+   * await connect.forgetInstance('i-123', { reason: 'instance deleted', actor: 'offboarding-job' })
+   * ```
+   */
+  async forgetInstance(
+    instanceId: string,
+    options: { reason?: string; actor?: string } = {},
+  ): Promise<number[]> {
+    const scope = piiContext(instanceId)[KEY_SCOPE_KEY]!
+    const destroyed = await this.piiKeys.destroyScope(scope, options)
+    this.#pii.purge()
+    return destroyed
+  }
+
+  /**
+   * Cache and KMS counters per data class.
+   *
+   * @example
+   * ```ts
+   * const { recordings } = connect.stats()
+   * console.log(recordings.kms.generateDataKey, recordings.hits)
+   * ```
+   */
+  stats(): ConnectStats {
+    return {
+      contactPii: this.#pii.stats(),
+      integrationConfig: this.#integration.stats(),
+      recordings: { ...this.#recordings.stats(), kms: this.#recordingKeyring.stats() },
+      voiceprints: { ...this.#voiceprints.stats(), kms: this.#voiceprintKeyring.stats() },
+    }
+  }
+
+  /**
+   * Drop every cached key of every data class now (after a key destruction, or at shutdown).
+   *
+   * @example
+   * ```ts
+   * connect.purge()
+   * ```
+   */
+  purge(): void {
+    this.#pii.purge()
+    this.#integration.purge()
+    this.#recordings.purge()
+    this.#voiceprints.purge()
+  }
+
+  #contactOwner(instanceId: string, contactId: string): Record<string, string> {
+    return { [INSTANCE_KEY]: instanceId, [CONTACT_KEY]: assertResourceId('contactId', contactId) }
+  }
+
+  #integrationOwner(userAccountId: string, integrationId: string): Record<string, string> {
+    return {
+      [ACCOUNT_KEY]: userAccountId,
+      [INTEGRATION_KEY]: assertResourceId('integrationId', integrationId),
+    }
+  }
+
+  async #run(
+    source: Readable | AsyncIterable<Uint8Array>,
+    transform: EncryptStream | DecryptStream,
+    destination: Writable,
+    onProgress: ((progress: RecordingProgress) => void) | undefined,
+    order: 'plaintext-first' | 'ciphertext-first',
+  ): Promise<RecordingProgress> {
+    let input = 0
+    let output = 0
+    const report = (): RecordingProgress =>
+      order === 'plaintext-first'
+        ? { plaintextBytes: input, ciphertextBytes: output }
+        : { plaintextBytes: output, ciphertextBytes: input }
+    await pipeline(
+      source,
+      byteCounter((n) => {
+        input = n
+        onProgress?.(report())
+      }),
+      transform,
+      byteCounter((n) => {
+        output = n
+        onProgress?.(report())
+      }),
+      destination,
+    )
+    return report()
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Which key protects a stored Connect message, read from its header without any key or KMS call.
+ */
+import { type EncryptionContext, inspect } from '@kms-envelope/core'
+import { type ConnectDataClass, DATA_CLASS_KEY } from './binding.js'
+
+/** What protects a message: a versioned scope key, or a KMS key wrapping its data key. */
+export type ProtectingKey =
+  | { readonly type: 'scope-key'; readonly scope: string; readonly version: number | undefined }
+  | { readonly type: 'aws-kms'; readonly keyId: string }
+
+/** The result of {@link describeProtection}. Not authenticated until the message is decrypted. */
+export interface Protection {
+  /** The data class the header names, if it is a Connect message. */
+  readonly dataClass: ConnectDataClass | undefined
+  readonly context: EncryptionContext
+  readonly keys: readonly ProtectingKey[]
+  /** True for a framed (streamed) message, e.g. a recording. */
+  readonly framed: boolean
+}
+
+const CLASSES: readonly string[] = ['contact-pii', 'recording', 'voiceprint', 'integration-config']
+
+/**
+ * Read a message header (or just the first bytes of a stored recording): its data class, context and the
+ * key that protects it — scope and version for PII and integration config, the KMS key ARN for
+ * recordings and voiceprints. No key and no KMS call needed; the values are not yet authenticated.
+ *
+ * @example
+ * ```ts
+ * import { describeProtection } from '@kms-envelope/connect'
+ * const p = describeProtection(ciphertext)
+ * // { dataClass: 'contact-pii', keys: [{ type: 'scope-key', scope: 'connect-pii/i-123', version: 4 }], … }
+ * ```
+ */
+export function describeProtection(message: Uint8Array): Protection {
+  const info = inspect(message)
+  const dataClass = info.context[DATA_CLASS_KEY]
+  return {
+    dataClass:
+      dataClass !== undefined && CLASSES.includes(dataClass) ? (dataClass as ConnectDataClass) : undefined,
+    context: info.context,
+    framed: info.framed,
+    keys: info.encryptedDataKeys.map((k) =>
+      k.type === 'scope-key'
+        ? { type: 'scope-key' as const, scope: k.keyId, version: (k as { version?: number }).version }
+        : { type: 'aws-kms' as const, keyId: k.keyId },
+    ),
+  }
+}
