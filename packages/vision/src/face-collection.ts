@@ -1,0 +1,347 @@
+/**
+ * A Rekognition-style face collection. Rekognition stores face vectors as plain float arrays ("The data is
+ * not further encrypted", per its documentation); this collection encrypts each face record (vector and
+ * external image id) as its own message, with the encryption context {collection, faceId}, and decrypts
+ * the vectors only in memory, for the duration of a search.
+ */
+import { randomUUID } from 'node:crypto'
+import {
+  ConfigurationError,
+  type EncryptionContext,
+  type Envelope,
+  type KmsKeyring,
+  type KmsKeyringStats,
+  MalformedCiphertextError,
+} from '@kms-envelope/core'
+import { VisionNotFoundError } from './errors.js'
+import { assertCollectionId, assertExternalImageId, assertFaceId } from './names.js'
+import {
+  chooseKey,
+  envelopeFor,
+  type ProtectionKey,
+  parseRecord,
+  reopenKey,
+  type VisionServiceConfig,
+} from './protection.js'
+import { assertFaceVector, similarity } from './similarity.js'
+
+/** Options of {@link FaceCollection.create}. */
+export interface CreateCollectionOptions extends VisionServiceConfig {
+  /** Collection id: 1–255 of `[a-zA-Z0-9_.-]`, not starting with `.`. */
+  readonly collectionId: string
+  /** Length of every face vector in this collection (fixed, like a Rekognition face model version). */
+  readonly dimension: number
+  /** A customer symmetric KMS key; default the service's key. */
+  readonly kmsKeyArn?: string
+}
+
+/** Options of {@link FaceCollection.open}. */
+export interface OpenCollectionOptions extends VisionServiceConfig {
+  readonly collectionId: string
+  /** The customer key the collection must use (refused if its metadata names another). */
+  readonly expectedKeyArn?: string
+}
+
+/** An indexed face. */
+export interface FaceRecord {
+  readonly faceId: string
+  readonly externalImageId: string
+}
+
+/** A search result: Rekognition's `FaceMatch` (similarity 0–100). */
+export interface FaceMatch extends FaceRecord {
+  readonly similarity: number
+}
+
+/** Options of {@link FaceCollection.searchFaces}. */
+export interface SearchFacesOptions {
+  /** Lowest similarity (0–100) to return; Rekognition's `FaceMatchThreshold`, default 80. */
+  readonly threshold?: number
+  /** At most this many matches, best first (1–4096, default 10). */
+  readonly maxResults?: number
+}
+
+interface CollectionRecord {
+  readonly type: 'rekognition-collection'
+  readonly collectionId: string
+  readonly dimension: number
+  readonly keyArn: string
+  readonly keyKind: ProtectionKey['keyKind']
+  readonly createdAt: string
+}
+
+interface FacePayload {
+  readonly externalImageId: string
+  /** Float32 little-endian, base64. */
+  readonly vector: string
+}
+
+const prefixOf = (id: string) => `collections/${id}`
+const recordKey = (id: string) => `${prefixOf(id)}/collection.json`
+
+/**
+ * A collection of encrypted face vectors with cosine-similarity search.
+ *
+ * @example
+ * ```ts
+ * import { FaceCollection } from '@kms-envelope/vision'
+ * const faces = await FaceCollection.create({ ...service, collectionId: 'employees', dimension: 128 })
+ * const { faceId } = await faces.indexFace(embedding, 'badge-1042')
+ * const [best] = await faces.searchFaces(probe, { threshold: 90, maxResults: 1 })
+ * ```
+ */
+export class FaceCollection {
+  readonly collectionId: string
+  readonly dimension: number
+  /** The KMS key ARN protecting the face records. */
+  readonly keyArn: string
+  readonly keyKind: ProtectionKey['keyKind']
+  readonly #config: VisionServiceConfig
+  readonly #envelope: Envelope
+  readonly #keyring: KmsKeyring
+
+  private constructor(config: VisionServiceConfig, record: CollectionRecord, key: ProtectionKey) {
+    this.#config = config
+    this.collectionId = record.collectionId
+    this.dimension = record.dimension
+    this.keyArn = key.keyArn
+    this.keyKind = key.keyKind
+    const { envelope, keyring } = envelopeFor(config, key)
+    this.#envelope = envelope
+    this.#keyring = keyring
+  }
+
+  /**
+   * CreateCollection: validate the key (customer's if given, else the service's) and record the collection.
+   *
+   * @example
+   * ```ts
+   * const faces = await FaceCollection.create({ kms, storage, serviceKeyArn, collectionId: 'visitors', dimension: 512 })
+   * ```
+   */
+  static async create(options: CreateCollectionOptions): Promise<FaceCollection> {
+    const { collectionId, dimension, kmsKeyArn, ...config } = options
+    assertCollectionId(collectionId)
+    // Precondition: a vector length.
+    if (!Number.isSafeInteger(dimension) || dimension < 1 || dimension > 65_536) {
+      throw new ConfigurationError(
+        `dimension ${String(dimension)} is out of range.`,
+        "Use the face model's embedding length (1-65536), e.g. 128 or 512.",
+      )
+    }
+    // Precondition: a new collection.
+    if (await config.storage.has(recordKey(collectionId))) {
+      throw new ConfigurationError(
+        `Collection ${collectionId} already exists.`,
+        'Open it with FaceCollection.open(), or delete it first.',
+      )
+    }
+    const key = await chooseKey(config, kmsKeyArn)
+    const record: CollectionRecord = {
+      type: 'rekognition-collection',
+      collectionId,
+      dimension,
+      keyArn: key.keyArn,
+      keyKind: key.keyKind,
+      createdAt: new Date().toISOString(),
+    }
+    await config.storage.put(recordKey(collectionId), Buffer.from(`${JSON.stringify(record, null, 2)}\n`))
+    return new FaceCollection(config, record, key)
+  }
+
+  /**
+   * Open an existing collection (VisionNotFoundError if there is none); its key is validated again.
+   *
+   * @example
+   * ```ts
+   * const faces = await FaceCollection.open({ kms, storage, serviceKeyArn, collectionId: 'visitors' })
+   * ```
+   */
+  static async open(options: OpenCollectionOptions): Promise<FaceCollection> {
+    const { collectionId, expectedKeyArn, ...config } = options
+    assertCollectionId(collectionId)
+    let bytes: Uint8Array
+    try {
+      bytes = await config.storage.get(recordKey(collectionId))
+    } catch (err) {
+      if (err instanceof VisionNotFoundError)
+        throw new VisionNotFoundError(`collection ${collectionId}`, { cause: err })
+      throw err
+    }
+    const record = parseRecord<CollectionRecord>(
+      bytes,
+      `collection ${collectionId}`,
+      (r) =>
+        r.type === 'rekognition-collection' &&
+        r.collectionId === collectionId &&
+        Number.isSafeInteger(r.dimension) &&
+        r.dimension > 0 &&
+        typeof r.keyArn === 'string' &&
+        (r.keyKind === 'service-owned' || r.keyKind === 'customer-managed'),
+    )
+    const key = await reopenKey(config, record, expectedKeyArn)
+    return new FaceCollection(config, record, key)
+  }
+
+  /**
+   * IndexFaces for one face: store its vector and external image id, encrypted. Returns the new face id.
+   *
+   * @example
+   * ```ts
+   * const { faceId } = await faces.indexFace(new Float32Array(embedding), 'employee-42')
+   * ```
+   */
+  async indexFace(vector: Float32Array, externalImageId: string): Promise<FaceRecord> {
+    assertFaceVector(vector, this.dimension)
+    assertExternalImageId(externalImageId)
+    const faceId = randomUUID()
+    const raw = Buffer.alloc(vector.length * 4)
+    for (let i = 0; i < vector.length; i++) raw.writeFloatLE(vector[i]!, i * 4)
+    const payload: FacePayload = { externalImageId, vector: raw.toString('base64') }
+    raw.fill(0)
+    const ciphertext = await this.#envelope.encryptJson(payload, { context: this.#faceContext(faceId) })
+    await this.#config.storage.put(this.#faceKey(faceId), ciphertext)
+    return { faceId, externalImageId }
+  }
+
+  /**
+   * Faces whose similarity to `vector` is at least `threshold`, best first. Decrypts every face record
+   * (each checked against its {collection, faceId} context) and wipes the decrypted vectors afterwards.
+   *
+   * @example
+   * ```ts
+   * const matches = await faces.searchFaces(probe, { threshold: 95, maxResults: 5 })
+   * for (const m of matches) console.log(m.externalImageId, m.similarity.toFixed(1))
+   * ```
+   */
+  async searchFaces(vector: Float32Array, options: SearchFacesOptions = {}): Promise<FaceMatch[]> {
+    assertFaceVector(vector, this.dimension)
+    const threshold = options.threshold ?? 80
+    const maxResults = options.maxResults ?? 10
+    // Precondition: Rekognition's ranges.
+    if (!(threshold >= 0 && threshold <= 100)) {
+      throw new ConfigurationError(`threshold ${threshold} is out of range.`, 'Use 0-100 (default 80).')
+    }
+    if (!Number.isSafeInteger(maxResults) || maxResults < 1 || maxResults > 4096) {
+      throw new ConfigurationError(`maxResults ${maxResults} is out of range.`, 'Use 1-4096 (default 10).')
+    }
+    const matches: FaceMatch[] = []
+    for (const faceId of await this.listFaces()) {
+      const { externalImageId, vector: stored } = await this.#readFace(faceId)
+      try {
+        const score = similarity(vector, stored)
+        if (score >= threshold) matches.push({ faceId, externalImageId, similarity: score })
+      } finally {
+        stored.fill(0)
+      }
+    }
+    return matches.sort((a, b) => b.similarity - a.similarity).slice(0, maxResults)
+  }
+
+  /**
+   * The ids of the indexed faces.
+   *
+   * @example
+   * ```ts
+   * console.log((await faces.listFaces()).length)
+   * ```
+   */
+  async listFaces(): Promise<string[]> {
+    const prefix = `${prefixOf(this.collectionId)}/faces/`
+    const ids: string[] = []
+    for (const key of await this.#config.storage.list(prefix.slice(0, -1))) {
+      const m = /^(.+)\.face\.kenv$/.exec(key.slice(prefix.length))
+      if (m) ids.push(m[1]!)
+    }
+    return ids
+  }
+
+  /**
+   * A face's external image id (decrypts its record; VisionNotFoundError if there is no such face).
+   *
+   * @example
+   * ```ts
+   * const { externalImageId } = await faces.getFace(faceId)
+   * ```
+   */
+  async getFace(faceId: string): Promise<FaceRecord> {
+    const { externalImageId, vector } = await this.#readFace(faceId)
+    vector.fill(0)
+    return { faceId, externalImageId }
+  }
+
+  /**
+   * DeleteFaces for one face; true if it existed.
+   *
+   * @example
+   * ```ts
+   * await faces.deleteFace(faceId)
+   * ```
+   */
+  async deleteFace(faceId: string): Promise<boolean> {
+    return this.#config.storage.delete(this.#faceKey(assertFaceId(faceId)))
+  }
+
+  /**
+   * DeleteCollection: remove every face record and the collection's metadata.
+   *
+   * @example
+   * ```ts
+   * await faces.delete()
+   * ```
+   */
+  async delete(): Promise<void> {
+    await this.#config.storage.deletePrefix(prefixOf(this.collectionId))
+  }
+
+  /**
+   * KMS calls made by this collection handle.
+   *
+   * @example
+   * ```ts
+   * console.log(faces.kmsCalls().decrypt)
+   * ```
+   */
+  kmsCalls(): KmsKeyringStats {
+    return this.#keyring.stats()
+  }
+
+  async #readFace(faceId: string): Promise<{ externalImageId: string; vector: Float32Array }> {
+    assertFaceId(faceId)
+    let ciphertext: Uint8Array
+    try {
+      ciphertext = await this.#config.storage.get(this.#faceKey(faceId))
+    } catch (err) {
+      if (err instanceof VisionNotFoundError)
+        throw new VisionNotFoundError(`face ${faceId} in collection ${this.collectionId}`, { cause: err })
+      throw err
+    }
+    const { plaintext } = await this.#envelope.decrypt(ciphertext, {
+      expectedContext: this.#faceContext(faceId),
+    })
+    try {
+      const payload = JSON.parse(Buffer.from(plaintext).toString('utf8')) as Partial<FacePayload>
+      const raw = Buffer.from(String(payload.vector), 'base64')
+      // Postcondition: a record this collection wrote (authenticated, so only a bug or a foreign writer breaks it).
+      if (typeof payload.externalImageId !== 'string' || raw.length !== this.dimension * 4) {
+        raw.fill(0)
+        throw new MalformedCiphertextError(
+          `face record ${faceId} does not hold a ${this.dimension}-float vector`,
+        )
+      }
+      const vector = new Float32Array(this.dimension)
+      for (let i = 0; i < vector.length; i++) vector[i] = raw.readFloatLE(i * 4)
+      raw.fill(0)
+      return { externalImageId: payload.externalImageId, vector }
+    } finally {
+      plaintext.fill(0)
+    }
+  }
+
+  #faceKey(faceId: string): string {
+    return `${prefixOf(this.collectionId)}/faces/${faceId}.face.kenv`
+  }
+  #faceContext(faceId: string): EncryptionContext {
+    return { collection: this.collectionId, object: 'face', faceId }
+  }
+}

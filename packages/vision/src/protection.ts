@@ -1,0 +1,138 @@
+/**
+ * Which KMS key protects a project or collection, and the envelope that uses it. A customer managed key
+ * when the caller gives one, else the service's own key; either must pass core's validateKey (exists,
+ * Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, expected owner). There is no "no encryption" choice.
+ */
+import type { KMSClient } from '@aws-sdk/client-kms'
+import {
+  ConfigurationError,
+  customerManagedKey,
+  Envelope,
+  type EnvelopeOptions,
+  type KeyOwnership,
+  KmsKeyring,
+  parseKmsArn,
+  serviceOwnedKey,
+  validateKey,
+} from '@kms-envelope/core'
+import type { VisionStorage } from './storage.js'
+
+/**
+ * What every project and collection needs: the KMS client, the storage, and the service's own key (the
+ * counterpart of the AWS owned key Lookout for Vision and Rekognition use by default). Build it once and
+ * spread it into `VisionProject.create` / `FaceCollection.create`.
+ *
+ * @example
+ * ```ts
+ * import { FileStorage, type VisionServiceConfig } from '@kms-envelope/vision'
+ * const service: VisionServiceConfig = {
+ *   kms: new KMSClient({ region: 'us-east-1' }),
+ *   storage: new FileStorage({ directory: '/var/lib/vision' }),
+ *   serviceKeyArn: 'arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+ * }
+ * ```
+ */
+export interface VisionServiceConfig {
+  /** The KMS client the service calls KMS with (its principal needs DescribeKey, GenerateDataKey, Decrypt). */
+  readonly kms: KMSClient
+  /** Where the encrypted copies, manifests, models and face records go. */
+  readonly storage: VisionStorage
+  /** The service's own symmetric KMS key (key ARN or alias ARN): used when no customer key is given. */
+  readonly serviceKeyArn: string
+  /** Grant tokens sent with every KMS call (a customer key used through a fresh grant). */
+  readonly grantTokens?: readonly string[]
+  /** Data-key cache limits (core's), or `false` for one data key per object and no cached plaintext keys. */
+  readonly cache?: EnvelopeOptions['cache']
+}
+
+/** The key protecting a project or collection, as recorded in its metadata. */
+export interface ProtectionKey {
+  /** Key ARN (an alias is resolved at creation). */
+  readonly keyArn: string
+  /** `customer-managed` when the customer chose the key, else `service-owned`. */
+  readonly keyKind: KeyOwnership
+}
+
+/** @internal Pick and validate the key for a new project or collection. */
+export async function chooseKey(config: VisionServiceConfig, kmsKeyArn?: string): Promise<ProtectionKey> {
+  const grantTokens = config.grantTokens ? { grantTokens: config.grantTokens } : {}
+  if (kmsKeyArn !== undefined) {
+    // Precondition: a symmetric, enabled customer managed key in the account named by its ARN.
+    const summary = await validateKey(config.kms, customerManagedKey(kmsKeyArn), grantTokens)
+    return { keyArn: summary.arn, keyKind: 'customer-managed' }
+  }
+  const summary = await validateKey(config.kms, serviceKey(config), grantTokens)
+  return { keyArn: summary.arn, keyKind: 'service-owned' }
+}
+
+/**
+ * @internal Re-validate the key recorded for an existing project or collection. A recorded service-owned key
+ * must be in the service key's account, so an edited metadata file cannot point the service at a key of
+ * someone else's; a customer key must match `expectedKeyArn` when the caller gives it.
+ */
+export async function reopenKey(
+  config: VisionServiceConfig,
+  recorded: ProtectionKey,
+  expectedKeyArn: string | undefined,
+): Promise<ProtectionKey> {
+  const grantTokens = config.grantTokens ? { grantTokens: config.grantTokens } : {}
+  if (recorded.keyKind === 'service-owned') {
+    const expectedAccountId = serviceKey(config).accountId
+    const summary = await validateKey(config.kms, serviceOwnedKey(recorded.keyArn), {
+      ...grantTokens,
+      expectedAccountId,
+    })
+    return { keyArn: summary.arn, keyKind: 'service-owned' }
+  }
+  // Precondition: the customer key the caller expects, when it says which.
+  if (expectedKeyArn !== undefined && parseKmsArn(expectedKeyArn).arn !== recorded.keyArn) {
+    throw new ConfigurationError(
+      `The stored metadata names KMS key ${recorded.keyArn}, not ${expectedKeyArn}.`,
+      'Check that the metadata was not edited, or pass the key ARN the resource was created with.',
+    )
+  }
+  const summary = await validateKey(config.kms, customerManagedKey(recorded.keyArn), grantTokens)
+  return { keyArn: summary.arn, keyKind: 'customer-managed' }
+}
+
+function serviceKey(config: VisionServiceConfig) {
+  // Precondition: the service's own key is configured (it is the default; encryption is never off).
+  if (typeof config?.serviceKeyArn !== 'string' || config.serviceKeyArn === '') {
+    throw new ConfigurationError(
+      'No serviceKeyArn: the service needs its own KMS key for resources without a customer key.',
+      'Pass serviceKeyArn (a symmetric key in the service account); encryption cannot be turned off.',
+    )
+  }
+  return serviceOwnedKey(config.serviceKeyArn)
+}
+
+/** @internal An envelope whose data keys come from exactly this KMS key (strict decrypt). */
+export function envelopeFor(
+  config: VisionServiceConfig,
+  key: ProtectionKey,
+): { envelope: Envelope; keyring: KmsKeyring } {
+  const keyring = new KmsKeyring({
+    client: config.kms,
+    generatorKeyId: key.keyArn,
+    ...(config.grantTokens ? { grantTokens: config.grantTokens } : {}),
+  })
+  const envelope = new Envelope({ keyring, ...(config.cache === undefined ? {} : { cache: config.cache }) })
+  return { envelope, keyring }
+}
+
+/** @internal Read a resource's metadata file (non-secret JSON: names and the key ARN). */
+export function parseRecord<T extends object>(bytes: Uint8Array, what: string, check: (v: T) => boolean): T {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'))
+  } catch (err) {
+    throw new ConfigurationError(`The metadata of ${what} is not JSON.`, 'Restore it from a backup.', {
+      cause: err,
+    })
+  }
+  // Postcondition: the fields this package wrote.
+  if (typeof value !== 'object' || value === null || !check(value as T)) {
+    throw new ConfigurationError(`The metadata of ${what} is malformed.`, 'Restore it from a backup.')
+  }
+  return value as T
+}
