@@ -1,2 +1,48 @@
-/** @kms-envelope/customer-profiles: Amazon Connect Customer Profiles pattern on kms-envelope: a customer managed KMS key per domain (or object type) used through a KMS grant, key switching on existing data. */
-export const PACKAGE = '@kms-envelope/customer-profiles'
+/**
+ * @kms-envelope/customer-profiles — the key model of Amazon Connect Customer Profiles on kms-envelope:
+ * a customer managed KMS key per domain (or per object type), used by the service only through a KMS grant
+ * this library creates; switching keys on existing data; a revoked grant or a disabled key leaves the data
+ * unreadable with a typed error.
+ *
+ * @packageDocumentation
+ */
+export { validateCustomerKey } from './customer-key.js'
+export { explainKeyError } from './grant-errors.js'
+export {
+  createDomainGrants,
+  DOMAIN_GRANT_OPERATIONS,
+  describeGrantRequest,
+  domainGrantRequest,
+  grantName,
+  retireDomainGrants,
+} from './grants.js'
+export { MemoryProfileStore } from './memory-profile-store.js'
+export {
+  assertDomainName,
+  assertObjectId,
+  assertObjectType,
+  DOMAIN_CONTEXT_KEY,
+  OBJECT_ID_CONTEXT_KEY,
+  OBJECT_TYPE_CONTEXT_KEY,
+  objectContext,
+  objectTypeOfScope,
+  scopeIdOf,
+} from './names.js'
+export { ProfileDomain } from './profile-domain.js'
+export {
+  type CreateDomainOptions,
+  type DeleteDomainResult,
+  type DomainInfo,
+  ProfileDomains,
+  type ProfileDomainsOptions,
+  type SwitchKeyOptions,
+  type SwitchKeyResult,
+} from './profile-domains.js'
+export { ProfileKeyring } from './profile-keyring.js'
+export type {
+  DomainGrant,
+  DomainRecord,
+  PendingKeySwitch,
+  ProfileStore,
+  StoredObject,
+} from './profile-store.js'

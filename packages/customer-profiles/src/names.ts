@@ -1,0 +1,128 @@
+/**
+ * Names and encryption-context keys of the Customer Profiles pattern: domain names, object type names,
+ * the scope id of a (domain, object type) pair, and the context pairs bound to every object and KMS call.
+ */
+import { ConfigurationError } from '@kms-envelope/core'
+
+/** KMS and message encryption-context key naming the domain; the service's grants are constrained on it. */
+export const DOMAIN_CONTEXT_KEY = 'customer-profiles:domain'
+/** Message encryption-context key naming the object type. */
+export const OBJECT_TYPE_CONTEXT_KEY = 'customer-profiles:object-type'
+/** Message encryption-context key naming the object id (binds a ciphertext to its slot in the store). */
+export const OBJECT_ID_CONTEXT_KEY = 'customer-profiles:object-id'
+
+const DOMAIN_NAME = /^[a-zA-Z0-9_-]{1,64}$/
+const OBJECT_TYPE = /^[a-zA-Z_][a-zA-Z0-9_-]{0,62}$/
+const OBJECT_ID = /^[\x21-\x7e]{1,256}$/
+
+/**
+ * Throws ConfigurationError unless `name` is a domain name (1–64 of `[a-zA-Z0-9_-]`, as Customer Profiles).
+ *
+ * @example
+ * ```ts
+ * import { assertDomainName } from '@kms-envelope/customer-profiles'
+ * assertDomainName('retail-eu') // ok
+ * ```
+ */
+export function assertDomainName(name: string): string {
+  // Precondition: a Customer Profiles domain name.
+  if (typeof name !== 'string' || !DOMAIN_NAME.test(name)) {
+    throw new ConfigurationError(
+      `"${String(name)}" is not a domain name.`,
+      'Use 1 to 64 letters, digits, "_" or "-".',
+    )
+  }
+  return name
+}
+
+/**
+ * Throws ConfigurationError unless `name` is an object type name (a letter or `_` first, then up to 62 of
+ * `[a-zA-Z0-9_-]`; Customer Profiles allows 255, this package 63 so that the scope id fits 128 bytes).
+ *
+ * @example
+ * ```ts
+ * import { assertObjectType } from '@kms-envelope/customer-profiles'
+ * assertObjectType('_profile') // ok
+ * ```
+ */
+export function assertObjectType(name: string): string {
+  // Precondition: an object type name that fits in a scope id.
+  if (typeof name !== 'string' || !OBJECT_TYPE.test(name)) {
+    throw new ConfigurationError(
+      `"${String(name)}" is not an object type name.`,
+      'Start with a letter or "_", then up to 62 letters, digits, "_" or "-".',
+    )
+  }
+  return name
+}
+
+/**
+ * Throws ConfigurationError unless `id` is an object id (1–256 printable ASCII characters, no spaces).
+ *
+ * @example
+ * ```ts
+ * import { assertObjectId } from '@kms-envelope/customer-profiles'
+ * assertObjectId('order-1001') // ok
+ * ```
+ */
+export function assertObjectId(id: string): string {
+  // Precondition: a printable object id.
+  if (typeof id !== 'string' || !OBJECT_ID.test(id)) {
+    throw new ConfigurationError(
+      `"${String(id)}" is not an object id.`,
+      'Use 1 to 256 printable ASCII characters without spaces.',
+    )
+  }
+  return id
+}
+
+/**
+ * The scope (in core's key hierarchy) that holds the keys of one object type of one domain.
+ *
+ * @example
+ * ```ts
+ * import { scopeIdOf } from '@kms-envelope/customer-profiles'
+ * scopeIdOf('retail-eu', '_order') // 'retail-eu/_order'
+ * ```
+ */
+export function scopeIdOf(domainName: string, objectType: string): string {
+  return `${assertDomainName(domainName)}/${assertObjectType(objectType)}`
+}
+
+/**
+ * The object type of a scope id of `domainName`, or undefined when the scope belongs to another domain.
+ *
+ * @example
+ * ```ts
+ * import { objectTypeOfScope } from '@kms-envelope/customer-profiles'
+ * objectTypeOfScope('retail-eu', 'retail-eu/_order') // '_order'
+ * ```
+ */
+export function objectTypeOfScope(domainName: string, scopeId: string): string | undefined {
+  const prefix = `${domainName}/`
+  if (!scopeId.startsWith(prefix)) return undefined
+  const rest = scopeId.slice(prefix.length)
+  return OBJECT_TYPE.test(rest) ? rest : undefined
+}
+
+/**
+ * The encryption context bound to one stored object (authenticated with the ciphertext).
+ *
+ * @example
+ * ```ts
+ * import { objectContext } from '@kms-envelope/customer-profiles'
+ * objectContext('retail-eu', '_order', 'order-1001')
+ * // { 'customer-profiles:domain': 'retail-eu', 'customer-profiles:object-type': '_order', 'customer-profiles:object-id': 'order-1001' }
+ * ```
+ */
+export function objectContext(
+  domainName: string,
+  objectType: string,
+  objectId: string,
+): Record<string, string> {
+  return {
+    [DOMAIN_CONTEXT_KEY]: assertDomainName(domainName),
+    [OBJECT_TYPE_CONTEXT_KEY]: assertObjectType(objectType),
+    [OBJECT_ID_CONTEXT_KEY]: assertObjectId(objectId),
+  }
+}

@@ -1,0 +1,511 @@
+import type { KMSClient } from '@aws-sdk/client-kms'
+import {
+  type CacheLimits,
+  ConfigurationError,
+  Envelope,
+  KeyHierarchy,
+  type KeyStore,
+  KeyStoreError,
+  MemoryKeyStore,
+  type RewrapProgress,
+} from '@kms-envelope/core'
+import { validateCustomerKey } from './customer-key.js'
+import { explainKeyError } from './grant-errors.js'
+import { createDomainGrants, retireDomainGrants } from './grants.js'
+import { MemoryProfileStore } from './memory-profile-store.js'
+import {
+  assertDomainName,
+  assertObjectType,
+  DOMAIN_CONTEXT_KEY,
+  objectTypeOfScope,
+  scopeIdOf,
+} from './names.js'
+import { type DomainRuntime, ProfileDomain } from './profile-domain.js'
+import { ProfileKeyring } from './profile-keyring.js'
+import type { DomainGrant, DomainRecord, ProfileStore } from './profile-store.js'
+
+const PRINCIPAL = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/
+const MAX_GRANT_TOKENS = 10
+
+/** Options of {@link ProfileDomains}. */
+export interface ProfileDomainsOptions {
+  /** The service's KMS client: the grantee of every grant; it reaches customer keys only through them. */
+  readonly kms: KMSClient
+  /** ARN of the principal `kms` signs as (the service role): GranteePrincipal and RetiringPrincipal of the grants. */
+  readonly servicePrincipal: string
+  /** Domains and encrypted objects. Default: a new {@link MemoryProfileStore}. */
+  readonly store?: ProfileStore
+  /** Wrapped scope keys (core's KeyStore: FileKeyStore, DynamoDbKeyStore, …). Default: a new MemoryKeyStore. */
+  readonly keyStore?: KeyStore
+  /**
+   * Data-key cache of each domain. Default `{ maxAgeMs: 60_000 }`: a revoked grant or disabled key stops
+   * a process within a minute (or at once after {@link ProfileDomain.purge}). `false`: ask KMS every time.
+   */
+  readonly cache?: Partial<CacheLimits> | false
+  /** Key window of the scope keys in ms (a new version per window); default none (until rotated). */
+  readonly keyWindowMs?: number
+  /** Grant tokens are passed to KMS for this long after CreateGrant (grants are eventually consistent). Default 5 min. */
+  readonly grantTokenTtlMs?: number
+  /** Who this process is in the key hierarchy's audit trail. */
+  readonly actor?: string
+  /** Clock (epoch ms), for tests. */
+  readonly clock?: () => number
+}
+
+/** Options of {@link ProfileDomains.createDomain}. */
+export interface CreateDomainOptions {
+  readonly domainName: string
+  /** ARN (key or alias ARN) of the customer managed key for the domain's data. */
+  readonly defaultKeyArn: string
+  /** Object types with their own customer managed key. */
+  readonly objectTypeKeys?: Readonly<Record<string, string>>
+  /**
+   * A client with the customer's authority over the keys (in AWS: the caller's credentials), used for
+   * DescribeKey and CreateGrant. Default: the service's client, which then needs kms:DescribeKey and
+   * kms:CreateGrant in the key policy.
+   */
+  readonly customerKms?: KMSClient
+  /** The customer's account: every key must belong to it. Default: the account in each key's ARN. */
+  readonly customerAccountId?: string
+}
+
+/** Options of {@link ProfileDomains.switchKey}. */
+export interface SwitchKeyOptions {
+  readonly domainName: string
+  /** Switch this object type (it gets its own key); omit to switch the domain's default key. */
+  readonly objectType?: string
+  /** ARN of the new customer managed key. */
+  readonly keyArn: string
+  /** See {@link CreateDomainOptions.customerKms}. */
+  readonly customerKms?: KMSClient
+  /** See {@link CreateDomainOptions.customerAccountId}. */
+  readonly customerAccountId?: string
+  /** Called after each scope key version is re-wrapped. */
+  readonly onProgress?: (progress: RewrapProgress) => void
+}
+
+/** What {@link ProfileDomains.switchKey} did. */
+export interface SwitchKeyResult {
+  readonly domainName: string
+  readonly objectType: string | undefined
+  readonly fromKeyArn: string
+  readonly toKeyArn: string
+  /** Per scope (object type): versions re-wrapped now, and versions already under the new key (resumed). */
+  readonly scopes: ReadonlyArray<{ scopeId: string; rewrapped: number[]; alreadyDone: number[] }>
+  /** Grants retired because no object type uses their key any more. */
+  readonly retiredGrantIds: readonly string[]
+}
+
+/** A domain as shown to callers (no grant tokens). */
+export interface DomainInfo {
+  readonly domainName: string
+  readonly defaultKeyArn: string
+  readonly objectTypeKeys: Readonly<Record<string, string>>
+  readonly grants: ReadonlyArray<{
+    keyArn: string
+    grantId: string
+    describeGrantId: string
+    createdAt: number
+  }>
+  readonly pendingSwitch: DomainRecord['pendingSwitch']
+}
+
+/** What {@link ProfileDomains.deleteDomain} did. */
+export interface DeleteDomainResult {
+  readonly domainName: string
+  /** Scopes whose keys were crypto-shredded. */
+  readonly destroyedScopes: readonly string[]
+  readonly retiredGrantIds: readonly string[]
+}
+
+function info(record: DomainRecord): DomainInfo {
+  return {
+    domainName: record.domainName,
+    defaultKeyArn: record.defaultKeyArn,
+    objectTypeKeys: { ...record.objectTypeKeys },
+    grants: Object.values(record.grants).map((g) => ({
+      keyArn: g.keyArn,
+      grantId: g.grantId,
+      describeGrantId: g.describeGrantId,
+      createdAt: g.createdAt,
+    })),
+    pendingSwitch: record.pendingSwitch,
+  }
+}
+
+function keysInUse(record: DomainRecord): Set<string> {
+  return new Set([record.defaultKeyArn, ...Object.values(record.objectTypeKeys)])
+}
+
+/**
+ * Amazon Connect Customer Profiles' key model on kms-envelope: each domain's data is protected by the
+ * customer's own KMS key (CMK), which the service uses only through a KMS grant it creates at domain
+ * creation; object types can have their own key; keys can be switched on existing data; without the grant
+ * (revoked) or with the key disabled, the data is unreadable with a typed error naming key and grant.
+ *
+ * Data keys come from core's key hierarchy: one scope per (domain, object type), its versions generated
+ * by KMS under the customer's key with the encryption context `customer-profiles:domain`, which the
+ * grant's `EncryptionContextSubset` constraint requires. A key switch re-wraps those versions with KMS
+ * ReEncrypt (O(versions), not O(objects); no plaintext key leaves KMS), then retires the old grant.
+ *
+ * @example
+ * ```ts
+ * import { ProfileDomains } from '@kms-envelope/customer-profiles'
+ * const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: 'arn:aws:iam::444455556666:role/profiles' })
+ * await domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: customerKeyArn, customerKms })
+ * const retail = await domains.domain('retail-eu')
+ * await retail.putObject('_profile', 'p-1', { firstName: 'Ana' })
+ * await domains.switchKey({ domainName: 'retail-eu', keyArn: newCustomerKeyArn, customerKms })
+ * ```
+ */
+export class ProfileDomains {
+  readonly #kms: KMSClient
+  readonly #servicePrincipal: string
+  readonly #store: ProfileStore
+  readonly #keyStore: KeyStore
+  readonly #cache: Partial<CacheLimits> | false
+  readonly #keyWindowMs: number | undefined
+  readonly #grantTokenTtlMs: number
+  readonly #actor: string | undefined
+  readonly #clock: () => number
+  readonly #runtimes = new Map<string, Promise<DomainRuntime>>()
+
+  constructor(options: ProfileDomainsOptions) {
+    // Precondition: the service's KMS client and the principal it signs as.
+    if (typeof options?.kms?.send !== 'function') {
+      throw new ConfigurationError(
+        'ProfileDomains needs the service KMS client.',
+        'Pass { kms: new KMSClient({ region }) }.',
+      )
+    }
+    if (typeof options.servicePrincipal !== 'string' || !PRINCIPAL.test(options.servicePrincipal)) {
+      throw new ConfigurationError(
+        `servicePrincipal "${String(options.servicePrincipal)}" is not an IAM role or user ARN.`,
+        'Pass the ARN of the role the service KMS client signs as, e.g. arn:aws:iam::444455556666:role/profiles-service.',
+      )
+    }
+    this.#kms = options.kms
+    this.#servicePrincipal = options.servicePrincipal
+    this.#store = options.store ?? new MemoryProfileStore()
+    this.#keyStore = options.keyStore ?? new MemoryKeyStore()
+    this.#cache = options.cache ?? { maxAgeMs: 60_000 }
+    this.#keyWindowMs = options.keyWindowMs
+    this.#grantTokenTtlMs = options.grantTokenTtlMs ?? 300_000
+    this.#actor = options.actor
+    this.#clock = options.clock ?? Date.now
+  }
+
+  /**
+   * Create a domain protected by the customer's key: validate each key (symmetric, enabled, customer
+   * managed, in the customer's account), create the service's grants on each (with `customerKms`), pin
+   * object types with their own key to it, and record the domain.
+   *
+   * @example
+   * ```ts
+   * await domains.createDomain({
+   *   domainName: 'retail-eu', defaultKeyArn: customerKeyArn, objectTypeKeys: { _order: ordersKeyArn }, customerKms,
+   * })
+   * ```
+   */
+  async createDomain(options: CreateDomainOptions): Promise<DomainInfo> {
+    const domainName = assertDomainName(options?.domainName)
+    const overrides = Object.entries(options.objectTypeKeys ?? {})
+    for (const [type] of overrides) assertObjectType(type)
+    // Precondition: a new domain.
+    if (await this.#store.getDomain(domainName)) {
+      throw new ConfigurationError(
+        `Domain "${domainName}" already exists.`,
+        'Choose another name, or use switchKey() to change its keys.',
+      )
+    }
+    const creator = options.customerKms ?? this.#kms
+    const check =
+      options.customerAccountId === undefined ? {} : { expectedAccountId: options.customerAccountId }
+    const defaultKeyArn = (await validateCustomerKey(creator, options.defaultKeyArn, check)).arn
+    const objectTypeKeys: Record<string, string> = {}
+    for (const [type, arn] of overrides)
+      objectTypeKeys[type] = (await validateCustomerKey(creator, arn, check)).arn
+
+    const grants: Record<string, DomainGrant> = {}
+    try {
+      for (const keyArn of new Set([defaultKeyArn, ...Object.values(objectTypeKeys)])) {
+        grants[keyArn] = await createDomainGrants({
+          creator,
+          service: this.#kms,
+          keyArn,
+          domainName,
+          servicePrincipal: this.#servicePrincipal,
+          now: this.#clock(),
+        })
+      }
+      const record: DomainRecord = {
+        domainName,
+        defaultKeyArn,
+        objectTypeKeys,
+        grants,
+        createdAt: this.#clock(),
+        revision: 1,
+      }
+      // Postcondition: this call created the domain.
+      if (!(await this.#store.putDomain(record, undefined))) {
+        throw new ConfigurationError(
+          `Domain "${domainName}" was created concurrently.`,
+          'Use the existing domain.',
+        )
+      }
+      // Object types with their own key: new versions of their scope go under that key from the start.
+      const hierarchy = this.#hierarchy(record, this.#tokens(record, 'all'))
+      for (const [type, keyArn] of Object.entries(objectTypeKeys)) {
+        await hierarchy.rewrap(scopeIdOf(domainName, type), keyArn)
+      }
+      return info(record)
+    } catch (err) {
+      for (const grant of Object.values(grants))
+        await retireDomainGrants(this.#kms, grant).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /**
+   * The domain's objects API (cached per domain in this instance).
+   *
+   * @example
+   * ```ts
+   * const retail = await domains.domain('retail-eu')
+   * ```
+   */
+  async domain(domainName: string): Promise<ProfileDomain> {
+    assertDomainName(domainName)
+    await this.#runtime(domainName)
+    return new ProfileDomain(domainName, {
+      store: this.#store,
+      current: () => this.#runtime(domainName),
+      reload: () => this.#runtime(domainName, true),
+    })
+  }
+
+  /**
+   * The domain's keys and the service's grants on them (no grant tokens).
+   *
+   * @example
+   * ```ts
+   * const { defaultKeyArn, grants } = await domains.describeDomain('retail-eu')
+   * ```
+   */
+  async describeDomain(domainName: string): Promise<DomainInfo> {
+    return info(await this.#load(domainName))
+  }
+
+  /**
+   * Switch the domain's default key, or one object type's key, on existing data: validate the new key,
+   * create the service's grant on it, record the switch, re-wrap every scope key version concerned with
+   * KMS ReEncrypt (the data itself is untouched), then retire the grants of keys no longer used. After it
+   * returns the old key is not needed any more (it may be disabled or deleted). Interrupted? Call it again
+   * with the same arguments: it resumes.
+   *
+   * @example
+   * ```ts
+   * const result = await domains.switchKey({ domainName: 'retail-eu', keyArn: newKeyArn, customerKms })
+   * console.log(result.scopes, result.retiredGrantIds)
+   * ```
+   */
+  async switchKey(options: SwitchKeyOptions): Promise<SwitchKeyResult> {
+    const domainName = assertDomainName(options?.domainName)
+    const objectType = options.objectType === undefined ? undefined : assertObjectType(options.objectType)
+    let record = await this.#load(domainName)
+    const creator = options.customerKms ?? this.#kms
+    const check =
+      options.customerAccountId === undefined ? {} : { expectedAccountId: options.customerAccountId }
+    const toKeyArn = (await validateCustomerKey(creator, options.keyArn, check)).arn
+    const pending = record.pendingSwitch
+    const resumed = pending?.toKeyArn === toKeyArn && pending.objectType === objectType
+    // Precondition: no other switch under way on this domain.
+    if (pending && !resumed) {
+      throw new ConfigurationError(
+        `Domain "${domainName}" has an unfinished key switch${pending.objectType ? ` of ${pending.objectType}` : ''} to ${pending.toKeyArn}.`,
+        'Run that switchKey() again to finish it first.',
+      )
+    }
+    const current =
+      objectType === undefined
+        ? record.defaultKeyArn
+        : (record.objectTypeKeys[objectType] ?? record.defaultKeyArn)
+    const fromKeyArn = resumed ? pending.fromKeyArn : current
+    if (!resumed && current === toKeyArn && (objectType === undefined || record.objectTypeKeys[objectType])) {
+      return { domainName, objectType, fromKeyArn, toKeyArn, scopes: [], retiredGrantIds: [] }
+    }
+
+    if (!resumed) {
+      const grant =
+        record.grants[toKeyArn] ??
+        (await createDomainGrants({
+          creator,
+          service: this.#kms,
+          keyArn: toKeyArn,
+          domainName,
+          servicePrincipal: this.#servicePrincipal,
+          now: this.#clock(),
+        }))
+      const next: DomainRecord = {
+        ...record,
+        ...(objectType === undefined
+          ? { defaultKeyArn: toKeyArn }
+          : { objectTypeKeys: { ...record.objectTypeKeys, [objectType]: toKeyArn } }),
+        grants: { ...record.grants, [toKeyArn]: grant },
+        pendingSwitch: {
+          ...(objectType === undefined ? {} : { objectType }),
+          fromKeyArn,
+          toKeyArn,
+          startedAt: this.#clock(),
+        },
+        revision: record.revision + 1,
+      }
+      record = await this.#save(next, record.revision)
+    }
+
+    // Re-wrap: the object type's scope, or every scope of the domain without its own key.
+    const hierarchy = this.#hierarchy(record, this.#tokens(record, 'all'))
+    const scopeIds =
+      objectType !== undefined
+        ? [scopeIdOf(domainName, objectType)]
+        : (await hierarchy.listScopes()).filter((id) => {
+            const type = objectTypeOfScope(domainName, id)
+            return type !== undefined && record.objectTypeKeys[type] === undefined
+          })
+    const scopes: Array<{ scopeId: string; rewrapped: number[]; alreadyDone: number[] }> = []
+    try {
+      for (const scopeId of scopeIds) {
+        const scope = await hierarchy.scope(scopeId)
+        if (scope?.state === 'destroyed') continue
+        const done = await hierarchy.rewrap(scopeId, toKeyArn, {
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(this.#actor ? { actor: this.#actor } : {}),
+        })
+        scopes.push({ scopeId, rewrapped: done.rewrapped, alreadyDone: done.alreadyDone })
+      }
+    } catch (err) {
+      throw explainKeyError(err, record)
+    }
+
+    // Retire the grants of keys no longer used, then close the switch.
+    const used = keysInUse(record)
+    const retiredGrantIds: string[] = []
+    const grants: Record<string, DomainGrant> = {}
+    for (const grant of Object.values(record.grants)) {
+      if (used.has(grant.keyArn)) grants[grant.keyArn] = grant
+      else retiredGrantIds.push(...(await retireDomainGrants(this.#kms, grant)))
+    }
+    const { pendingSwitch: _closed, ...rest } = record
+    await this.#save({ ...rest, grants, revision: record.revision + 1 }, record.revision)
+    return { domainName, objectType, fromKeyArn, toKeyArn, scopes, retiredGrantIds }
+  }
+
+  /**
+   * Delete a domain: crypto-shred every scope key of its object types, retire the service's grants, delete
+   * the domain and its objects.
+   *
+   * @example
+   * ```ts
+   * const { destroyedScopes, retiredGrantIds } = await domains.deleteDomain('retail-eu')
+   * ```
+   */
+  async deleteDomain(domainName: string): Promise<DeleteDomainResult> {
+    const record = await this.#load(assertDomainName(domainName))
+    const hierarchy = this.#hierarchy(record, [])
+    const destroyedScopes: string[] = []
+    for (const scopeId of await hierarchy.listScopes()) {
+      if (objectTypeOfScope(domainName, scopeId) === undefined) continue
+      await hierarchy.destroyScope(scopeId, {
+        reason: 'domain deleted',
+        ...(this.#actor ? { actor: this.#actor } : {}),
+      })
+      destroyedScopes.push(scopeId)
+    }
+    const retiredGrantIds: string[] = []
+    for (const grant of Object.values(record.grants))
+      retiredGrantIds.push(...(await retireDomainGrants(this.#kms, grant)))
+    await this.#store.deleteDomain(domainName)
+    const runtime = this.#runtimes.get(domainName)
+    this.#runtimes.delete(domainName)
+    runtime?.then((rt) => rt.envelope.purge()).catch(() => undefined)
+    return { domainName, destroyedScopes, retiredGrantIds }
+  }
+
+  async #load(domainName: string): Promise<DomainRecord> {
+    const record = await this.#store.getDomain(domainName)
+    // Precondition: the domain exists.
+    if (!record) {
+      throw new ConfigurationError(`Domain "${domainName}" does not exist.`, 'Create it with createDomain().')
+    }
+    return record
+  }
+
+  /** Write `next` over revision `expected`, refresh this process's runtime, return `next`. */
+  async #save(next: DomainRecord, expected: number): Promise<DomainRecord> {
+    // Postcondition: nobody changed the domain meanwhile.
+    if (!(await this.#store.putDomain(next, expected))) {
+      throw new KeyStoreError(
+        'CONFLICT',
+        `Domain "${next.domainName}" changed during the update.`,
+        'Retry the operation.',
+      )
+    }
+    const old = this.#runtimes.get(next.domainName)
+    this.#runtimes.set(next.domainName, Promise.resolve(this.#build(next)))
+    old?.then((rt) => rt.envelope.purge()).catch(() => undefined)
+    return next
+  }
+
+  /** Grant tokens to send: all of the domain's (right after creating grants), or the crypto ones still young. */
+  #tokens(record: DomainRecord, which: 'all' | 'recent'): string[] {
+    const grants = Object.values(record.grants).sort((a, b) => b.createdAt - a.createdAt)
+    if (which === 'all')
+      return grants.flatMap((g) => [g.grantToken, g.describeGrantToken]).slice(0, MAX_GRANT_TOKENS)
+    const now = this.#clock()
+    return grants
+      .filter((g) => now - g.createdAt < this.#grantTokenTtlMs)
+      .map((g) => g.grantToken)
+      .slice(0, MAX_GRANT_TOKENS)
+  }
+
+  #hierarchy(record: DomainRecord, grantTokens: readonly string[]): KeyHierarchy {
+    const domainName = record.domainName
+    return new KeyHierarchy({
+      kms: this.#kms,
+      rootKeyId: record.defaultKeyArn,
+      store: this.#keyStore,
+      context: { [DOMAIN_CONTEXT_KEY]: domainName },
+      // Precondition of every wrapping key read from the key store: the domain holds a grant on it.
+      trustedKeyIds: (keyArn, scopeId) =>
+        objectTypeOfScope(domainName, scopeId) !== undefined && Object.hasOwn(record.grants, keyArn),
+      ...(grantTokens.length ? { grantTokens } : {}),
+      ...(this.#keyWindowMs === undefined ? {} : { keyWindowMs: this.#keyWindowMs }),
+      ...(this.#actor === undefined ? {} : { actor: this.#actor }),
+      clock: this.#clock,
+    })
+  }
+
+  #build(record: DomainRecord): DomainRuntime {
+    const hierarchy = this.#hierarchy(record, this.#tokens(record, 'recent'))
+    const keyring = new ProfileKeyring(
+      hierarchy,
+      record.domainName,
+      `${record.domainName}\u0000${record.revision}`,
+    )
+    return { record, envelope: new Envelope({ keyring, cache: this.#cache, clock: this.#clock }) }
+  }
+
+  #runtime(domainName: string, reload = false): Promise<DomainRuntime> {
+    let runtime = reload ? undefined : this.#runtimes.get(domainName)
+    if (!runtime) {
+      const old = this.#runtimes.get(domainName)
+      runtime = this.#load(domainName).then((record) => this.#build(record))
+      this.#runtimes.set(domainName, runtime)
+      runtime.catch(() => {
+        if (this.#runtimes.get(domainName) === runtime) this.#runtimes.delete(domainName)
+      })
+      if (old && old !== runtime) old.then((rt) => rt.envelope.purge()).catch(() => undefined)
+    }
+    return runtime
+  }
+}

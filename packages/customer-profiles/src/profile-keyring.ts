@@ -1,0 +1,66 @@
+import {
+  ConfigurationError,
+  type DecryptedDataKey,
+  type EncryptedDataKey,
+  type EncryptionContext,
+  type GeneratedDataKey,
+  type KeyHierarchy,
+  type Keyring,
+  type ScopeKeyring,
+} from '@kms-envelope/core'
+import { DOMAIN_CONTEXT_KEY, OBJECT_TYPE_CONTEXT_KEY, scopeIdOf } from './names.js'
+
+/**
+ * A keyring for one domain: routes each message to the scope key of its (domain, object type) in core's
+ * key hierarchy, read from the message's encryption context. No crypto here: the hierarchy's scope
+ * keyrings do the work.
+ *
+ * @example
+ * ```ts
+ * import { Envelope } from '@kms-envelope/core'
+ * import { ProfileKeyring } from '@kms-envelope/customer-profiles'
+ * const envelope = new Envelope({ keyring: new ProfileKeyring(hierarchy, 'retail-eu') })
+ * ```
+ */
+export class ProfileKeyring implements Keyring {
+  readonly partition: string
+  readonly #hierarchy: KeyHierarchy
+  readonly #domainName: string
+  readonly #byScope = new Map<string, ScopeKeyring>()
+
+  constructor(hierarchy: KeyHierarchy, domainName: string, partition = domainName) {
+    this.#hierarchy = hierarchy
+    this.#domainName = domainName
+    this.partition = `customer-profiles\u0000${partition}`
+  }
+
+  generateDataKey(context: EncryptionContext): Promise<GeneratedDataKey> {
+    return this.#keyring(context).generateDataKey(context)
+  }
+
+  decryptDataKey(
+    encryptedDataKeys: readonly EncryptedDataKey[],
+    context: EncryptionContext,
+  ): Promise<DecryptedDataKey> {
+    return this.#keyring(context).decryptDataKey(encryptedDataKeys, context)
+  }
+
+  #keyring(context: EncryptionContext): ScopeKeyring {
+    const domain = context[DOMAIN_CONTEXT_KEY]
+    const objectType = context[OBJECT_TYPE_CONTEXT_KEY]
+    // Precondition: the context names this domain and an object type.
+    if (domain !== this.#domainName || objectType === undefined) {
+      throw new ConfigurationError(
+        `The encryption context does not name domain "${this.#domainName}" and an object type.`,
+        `Pass { '${DOMAIN_CONTEXT_KEY}': '${this.#domainName}', '${OBJECT_TYPE_CONTEXT_KEY}': <type> }.`,
+      )
+    }
+    const scopeId = scopeIdOf(domain, objectType)
+    let keyring = this.#byScope.get(scopeId)
+    if (!keyring) {
+      keyring = this.#hierarchy.keyring(scopeId)
+      this.#byScope.set(scopeId, keyring)
+    }
+    return keyring
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Where domains and their encrypted profile objects live. The store only ever sees ciphertext and
+ * non-secret metadata (key ARNs, grant ids, grant tokens); plug in your own (DynamoDB, S3, SQL) by
+ * implementing {@link ProfileStore}.
+ */
+
+/** The KMS grants the service holds on one customer managed key for one domain. */
+export interface DomainGrant {
+  /** ARN of the customer managed key. */
+  readonly keyArn: string
+  /** Grant for GenerateDataKey*, Decrypt and ReEncrypt*, constrained to the domain's encryption context. */
+  readonly grantId: string
+  /** Its grant token (not secret), passed to KMS while the grant may not be consistent yet. */
+  readonly grantToken: string
+  /** Grant for DescribeKey alone (KMS refuses constraints on DescribeKey), used to check a key-switch target. */
+  readonly describeGrantId: string
+  readonly describeGrantToken: string
+  /** Epoch ms when the grants were created. */
+  readonly createdAt: number
+}
+
+/** A key switch under way (recorded first, so an interrupted switch can be seen and run again). */
+export interface PendingKeySwitch {
+  /** The object type switched, or undefined for the domain's default key. */
+  readonly objectType?: string
+  readonly fromKeyArn: string
+  readonly toKeyArn: string
+  readonly startedAt: number
+}
+
+/** A domain: its default key, its per-object-type keys and the grants that let the service use them. */
+export interface DomainRecord {
+  readonly domainName: string
+  /** The customer managed key for object types without their own key. */
+  readonly defaultKeyArn: string
+  /** Object types with their own customer managed key. */
+  readonly objectTypeKeys: Readonly<Record<string, string>>
+  /** The service's grants, by key ARN: exactly the keys the domain may use. */
+  readonly grants: Readonly<Record<string, DomainGrant>>
+  readonly pendingSwitch?: PendingKeySwitch
+  readonly createdAt: number
+  /** Incremented on every update (optimistic concurrency). */
+  readonly revision: number
+}
+
+/** One stored object (ciphertext only). */
+export interface StoredObject {
+  readonly objectType: string
+  readonly objectId: string
+  readonly ciphertext: Uint8Array
+}
+
+/**
+ * Persistence for domains and encrypted objects. `putDomain` is conditional (compare-and-set on
+ * `revision`), so two processes changing one domain cannot both win.
+ *
+ * @example
+ * ```ts
+ * import { MemoryProfileStore, ProfileDomains, type ProfileStore } from '@kms-envelope/customer-profiles'
+ * const store: ProfileStore = new MemoryProfileStore()
+ * const domains = new ProfileDomains({ kms, servicePrincipal, store })
+ * ```
+ */
+export interface ProfileStore {
+  getDomain(domainName: string): Promise<DomainRecord | undefined>
+  /**
+   * Write `record` if the stored revision is `expectedRevision` (`undefined`: only if the domain does not
+   * exist). Returns false when another writer got there first.
+   */
+  putDomain(record: DomainRecord, expectedRevision: number | undefined): Promise<boolean>
+  deleteDomain(domainName: string): Promise<void>
+  putObject(domainName: string, object: StoredObject): Promise<void>
+  getObject(domainName: string, objectType: string, objectId: string): Promise<StoredObject | undefined>
+  deleteObject(domainName: string, objectType: string, objectId: string): Promise<boolean>
+  /** Every object of the domain (optionally of one object type), without ciphertext order guarantees. */
+  listObjects(
+    domainName: string,
+    objectType?: string,
+  ): Promise<Array<{ objectType: string; objectId: string }>>
+}
