@@ -149,9 +149,12 @@ export class ConnectDataProtection {
       cache: { maxAgeMs: integrationWindow },
       ...clock,
     })
+    // Recordings are written under the recording key; they are read under it or under the service key,
+    // so recordings made before a customer chose its own key stay readable after the switch.
     this.#recordingKeyring = new KmsKeyring({
       client: options.kms,
       generatorKeyId: keys.recordingKey.arn,
+      decrypt: { mode: 'strict', keyIds: [...new Set([keys.recordingKey.arn, keys.serviceKey.arn])] },
       ...grantTokens,
     })
     this.#voiceprintKeyring = new KmsKeyring({

@@ -17,6 +17,8 @@ export interface Protection {
   readonly keys: readonly ProtectingKey[]
   /** True for a framed (streamed) message, e.g. a recording. */
   readonly framed: boolean
+  /** Bytes of the message header (the body starts there). */
+  readonly headerLength: number
 }
 
 const CLASSES: readonly string[] = ['contact-pii', 'recording', 'voiceprint', 'integration-config']
@@ -41,6 +43,7 @@ export function describeProtection(message: Uint8Array): Protection {
       dataClass !== undefined && CLASSES.includes(dataClass) ? (dataClass as ConnectDataClass) : undefined,
     context: info.context,
     framed: info.framed,
+    headerLength: info.headerLength,
     keys: info.encryptedDataKeys.map((k) =>
       k.type === 'scope-key'
         ? { type: 'scope-key' as const, scope: k.keyId, version: (k as { version?: number }).version }

@@ -1,0 +1,127 @@
+import {
+  EncryptionContextMismatchError,
+  KeyDestroyedError,
+  TamperedCiphertextError,
+} from '@kms-envelope/core'
+import fc from 'fast-check'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describeProtection } from '../src/index.js'
+import { type Fixture, fixture, kmsContexts } from './setup.js'
+
+const HOUR = 3_600_000
+const contact = { caller: '+1 555 0100', name: 'Ana Silva', transcript: 'change my address to 1 Main St' }
+
+describe('contact PII: a time-limited key per instance', () => {
+  let f: Fixture
+  beforeEach(async () => {
+    f = await fixture()
+  })
+  afterEach(() => f.close())
+
+  it('round-trips and names the instance scope key in the header', async () => {
+    const ct = await f.connect.encryptContactPii('i-acme', 'c-1', contact)
+    expect(await f.connect.decryptContactPii('i-acme', 'c-1', ct)).toEqual(contact)
+    const p = describeProtection(ct)
+    expect(p.dataClass).toBe('contact-pii')
+    expect(p.keys).toEqual([{ type: 'scope-key', scope: 'connect-pii/i-acme', version: 1 }])
+    expect(p.context['connect:instance']).toBe('i-acme')
+    // The plaintext PII is not visible in the message.
+    expect(Buffer.from(ct).includes(Buffer.from('Ana Silva'))).toBe(false)
+  })
+
+  it('refuses a record of another instance before any KMS call', async () => {
+    const ct = await f.connect.encryptContactPii('i-acme', 'c-1', contact)
+    f.connect.purge()
+    const before = f.calls()
+    const err = await f.connect.decryptContactPii('i-globex', 'c-1', ct).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(EncryptionContextMismatchError)
+    expect((err as EncryptionContextMismatchError).key).toBe('connect:instance')
+    expect(f.calls()).toBe(before)
+  })
+
+  it('refuses a record of another contact of the same instance', async () => {
+    const ct = await f.connect.encryptContactPii('i-acme', 'c-1', contact)
+    const err = await f.connect.decryptContactPii('i-acme', 'c-2', ct).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(EncryptionContextMismatchError)
+    expect((err as EncryptionContextMismatchError).key).toBe('connect:contact')
+    expect((err as Error).message).not.toContain('Ana')
+  })
+
+  it('gives each instance its own scope key, generated under its own KMS context', async () => {
+    const a = describeProtection(await f.connect.encryptContactPii('i-acme', 'c-1', contact))
+    const b = describeProtection(await f.connect.encryptContactPii('i-globex', 'c-1', contact))
+    expect(a.keys[0]).not.toEqual(b.keys[0])
+    const scopes = kmsContexts(f, 'GenerateDataKey').map((c) => c['kms-envelope:scope'])
+    expect(scopes).toEqual(['connect-pii/i-acme', 'connect-pii/i-globex'])
+    const acme = (await f.connect.piiKeys.listVersions('connect-pii/i-acme'))[0]!
+    const globex = (await f.connect.piiKeys.listVersions('connect-pii/i-globex'))[0]!
+    expect(acme.windowEnd).toBe(Date.UTC(2026, 0, 1, 11))
+    expect(globex.scopeId).not.toBe(acme.scopeId)
+  })
+
+  it('moves to a new key version when the window passes; older records still decrypt', async () => {
+    const first = await f.connect.encryptContactPii('i-acme', 'c-1', contact)
+    f.clock.now += 30 * 60_000 // same window
+    const same = await f.connect.encryptContactPii('i-acme', 'c-2', contact)
+    f.clock.now += HOUR // next window
+    const next = await f.connect.encryptContactPii('i-acme', 'c-3', contact)
+    expect(describeProtection(first).keys[0]).toMatchObject({ version: 1 })
+    expect(describeProtection(same).keys[0]).toMatchObject({ version: 1 })
+    expect(describeProtection(next).keys[0]).toMatchObject({ version: 2 })
+    expect(f.calls('GenerateDataKey')).toBe(2)
+    expect(await f.connect.decryptContactPii('i-acme', 'c-1', first)).toEqual(contact)
+    const versions = await f.connect.piiKeys.listVersions('connect-pii/i-acme')
+    expect(versions.map((v) => [v.version, v.windowStart, v.windowEnd])).toEqual([
+      [1, Date.UTC(2026, 0, 1, 10), Date.UTC(2026, 0, 1, 11)],
+      [2, Date.UTC(2026, 0, 1, 11), Date.UTC(2026, 0, 1, 12)],
+    ])
+  })
+
+  it('makes one KMS call per instance window, not per contact', async () => {
+    const cts: Uint8Array[] = []
+    for (let i = 0; i < 200; i++) cts.push(await f.connect.encryptContactPii('i-acme', `c-${i}`, { i }))
+    for (let i = 0; i < 200; i++)
+      expect(await f.connect.decryptContactPii('i-acme', `c-${i}`, cts[i]!)).toEqual({ i })
+    expect(f.calls('GenerateDataKey')).toBe(1)
+    expect(f.calls('Decrypt')).toBeLessThanOrEqual(1)
+    expect(f.connect.stats().contactPii.hits).toBeGreaterThanOrEqual(398)
+  })
+
+  it('detects a modified record', async () => {
+    const ct = await f.connect.encryptContactPii('i-acme', 'c-1', contact)
+    const bad = Uint8Array.from(ct)
+    bad[bad.length - 20]! ^= 1
+    await expect(f.connect.decryptContactPii('i-acme', 'c-1', bad)).rejects.toBeInstanceOf(
+      TamperedCiphertextError,
+    )
+  })
+
+  it('forgetInstance crypto-shreds one instance and leaves the others readable', async () => {
+    const acme = await f.connect.encryptContactPii('i-acme', 'c-1', contact)
+    const globex = await f.connect.encryptContactPii('i-globex', 'c-1', contact)
+    expect(await f.connect.forgetInstance('i-acme', { reason: 'instance deleted' })).toEqual([1])
+    await expect(f.connect.decryptContactPii('i-acme', 'c-1', acme)).rejects.toBeInstanceOf(KeyDestroyedError)
+    await expect(f.connect.encryptContactPii('i-acme', 'c-2', contact)).rejects.toBeInstanceOf(
+      KeyDestroyedError,
+    )
+    expect(await f.connect.decryptContactPii('i-globex', 'c-1', globex)).toEqual(contact)
+  })
+
+  it('property: any JSON record round-trips, and only for its own contact', async () => {
+    const id = fc.stringMatching(/^[A-Za-z0-9-]{1,40}$/)
+    await fc.assert(
+      fc.asyncProperty(id, id, id, fc.jsonValue(), async (instance, contactId, other, record) => {
+        const ct = await f.connect.encryptContactPii(instance, contactId, record)
+        expect(await f.connect.decryptContactPii(instance, contactId, ct)).toEqual(
+          JSON.parse(JSON.stringify(record)),
+        )
+        if (other !== contactId) {
+          await expect(f.connect.decryptContactPii(instance, other, ct)).rejects.toBeInstanceOf(
+            EncryptionContextMismatchError,
+          )
+        }
+      }),
+      { numRuns: 40 },
+    )
+  })
+})

@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import {
+  customerManagedKey,
+  EncryptionContextMismatchError,
+  InvalidKeyError,
+  TamperedCiphertextError,
+  TruncatedCiphertextError,
+} from '@kms-envelope/core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ConnectDataProtection, describeProtection, type RecordingProgress } from '../src/index.js'
+import { createKey, type Fixture, fixture, kmsContexts } from './setup.js'
+
+const FRAME = 64 * 1024
+
+function sink(): { stream: Writable; bytes: () => Buffer } {
+  const chunks: Buffer[] = []
+  return {
+    stream: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk)
+        cb()
+      },
+    }),
+    bytes: () => Buffer.concat(chunks),
+  }
+}
+
+/** Emits `total` bytes in 10 KiB chunks from a seeded pattern, without holding them. */
+function source(total: number): Readable {
+  let sent = 0
+  return new Readable({
+    read() {
+      if (sent >= total) return this.push(null)
+      const n = Math.min(10 * 1024, total - sent)
+      const chunk = Buffer.alloc(n)
+      for (let i = 0; i < n; i++) chunk[i] = (sent + i) % 251
+      sent += n
+      this.push(chunk)
+    },
+  })
+}
+
+describe('recordings: a KMS data key per customer account, streamed', () => {
+  let f: Fixture
+  beforeEach(async () => {
+    f = await fixture()
+  })
+  afterEach(() => f.close())
+
+  async function seal(accountId: string, data: Buffer, options = {}): Promise<Buffer> {
+    const out = sink()
+    await f.connect.sealRecording(accountId, Readable.from([data]), out.stream, {
+      frameLength: FRAME,
+      ...options,
+    })
+    return out.bytes()
+  }
+
+  it('round-trips a multi-frame recording with progress', async () => {
+    const total = 1_000_000
+    const progress: RecordingProgress[] = []
+    const out = sink()
+    const sealed = await f.connect.sealRecording('111122223333', source(total), out.stream, {
+      frameLength: FRAME,
+      onProgress: (p) => progress.push(p),
+    })
+    const ct = out.bytes()
+    expect(sealed).toEqual({ plaintextBytes: total, ciphertextBytes: ct.length })
+    expect(ct.length).toBeGreaterThan(total)
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i]!.plaintextBytes).toBeGreaterThanOrEqual(progress[i - 1]!.plaintextBytes)
+      expect(progress[i]!.ciphertextBytes).toBeGreaterThanOrEqual(progress[i - 1]!.ciphertextBytes)
+    }
+    const p = describeProtection(ct)
+    expect(p.framed).toBe(true)
+    expect(p.dataClass).toBe('recording')
+    expect(p.keys).toEqual([{ type: 'aws-kms', keyId: f.serviceKeyArn }])
+
+    const plain = sink()
+    const opened = await f.connect.openRecording('111122223333', Readable.from([ct]), plain.stream)
+    expect(opened).toEqual({ plaintextBytes: total, ciphertextBytes: ct.length })
+    const expected = Buffer.alloc(total)
+    for (let i = 0; i < total; i++) expected[i] = i % 251
+    expect(plain.bytes().equals(expected)).toBe(true)
+  })
+
+  it('binds the data key to the account inside KMS, and accounts never share one', async () => {
+    const data = randomBytes(5000)
+    const a1 = await seal('111122223333', data, { plaintextLength: data.length })
+    const a2 = await seal('111122223333', data, { plaintextLength: data.length })
+    const b = await seal('444455556666', data, { plaintextLength: data.length })
+    // Same account, known length: the account's cached data key (one GenerateDataKey); other account: its own.
+    expect(kmsContexts(f, 'GenerateDataKey')).toEqual([
+      { 'connect:data-class': 'recording', 'connect:account': '111122223333' },
+      { 'connect:data-class': 'recording', 'connect:account': '444455556666' },
+    ])
+    expect(f.connect.stats().recordings.kms.generateDataKey).toBe(2)
+    expect(f.connect.stats().recordings.hits).toBe(1)
+    // The wrapped data key in each header: the same within the account, another one for the other account.
+    const wrapped = (ct: Buffer) => {
+      const header = ct.subarray(0, describeProtection(ct).headerLength)
+      return header.subarray(header.indexOf(Buffer.from(f.serviceKeyArn)), header.length - 12)
+    }
+    expect(wrapped(a1).equals(wrapped(a2))).toBe(true)
+    expect(wrapped(a1).equals(wrapped(b))).toBe(false)
+    expect(describeProtection(b).context['connect:account']).toBe('444455556666')
+  })
+
+  it('gives a live recording (unknown length) a data key of its own, still bound to the account', async () => {
+    await seal('111122223333', randomBytes(100))
+    await seal('111122223333', randomBytes(100))
+    expect(f.calls('GenerateDataKey')).toBe(2)
+    for (const c of kmsContexts(f, 'GenerateDataKey')) expect(c['connect:account']).toBe('111122223333')
+  })
+
+  it("refuses another account's recording before any KMS call and before any output", async () => {
+    const ct = await seal('111122223333', randomBytes(3 * FRAME))
+    f.connect.purge()
+    const before = f.calls()
+    const out = sink()
+    const err = await f.connect
+      .openRecording('444455556666', Readable.from([ct]), out.stream)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(EncryptionContextMismatchError)
+    expect(out.bytes().length).toBe(0)
+    expect(f.calls()).toBe(before)
+  })
+
+  it('a modified recording fails with TamperedCiphertextError and releases no plaintext', async () => {
+    const data = randomBytes(3 * FRAME)
+    const ct = await seal('111122223333', data)
+    const bad = Buffer.from(ct)
+    bad[describeProtection(ct).headerLength + 50]! ^= 0x80 // inside the first frame
+    const out = sink()
+    const err = await f.connect
+      .openRecording('111122223333', Readable.from([bad]), out.stream)
+      .catch((e) => e)
+    expect(err).toBeInstanceOf(TamperedCiphertextError)
+    expect(out.bytes().length).toBe(0)
+  })
+
+  it('a truncated recording fails with TruncatedCiphertextError', async () => {
+    const data = randomBytes(3 * FRAME)
+    const ct = await seal('111122223333', data)
+    for (const cut of [ct.length - 1, ct.length - 40, Math.floor(ct.length / 2), 30]) {
+      const out = sink()
+      const err = await f.connect
+        .openRecording('111122223333', Readable.from([ct.subarray(0, cut)]), out.stream)
+        .catch((e: unknown) => e)
+      expect(err, `cut at ${cut}`).toBeInstanceOf(TruncatedCiphertextError)
+      // Whatever was released is an authenticated prefix (frames are released after authentication); the
+      // error says the recording is incomplete, so the caller discards the output.
+      expect(data.subarray(0, out.bytes().length).equals(out.bytes())).toBe(true)
+    }
+  })
+
+  it('the raw Transform streams work in a pipeline and report progress', async () => {
+    const enc = f.connect.encryptRecording('111122223333', { frameLength: FRAME })
+    const out = sink()
+    await pipeline(source(200_000), enc, out.stream)
+    expect(enc.plaintextBytes).toBe(200_000)
+    const plain = sink()
+    await pipeline(Readable.from([out.bytes()]), f.connect.decryptRecording('111122223333'), plain.stream)
+    expect(plain.bytes().length).toBe(200_000)
+  })
+
+  it("can use a customer managed recording key (the customer's bucket key)", async () => {
+    const cmk = await createKey(f.client, { Description: 'customer recording key' })
+    const connect = await ConnectDataProtection.create({
+      kms: f.client,
+      serviceKeyArn: f.serviceKeyArn,
+      store: f.store,
+      recordingKey: customerManagedKey(cmk),
+    })
+    expect(connect.keys.recordingKey).toMatchObject({ arn: cmk, kind: 'customer-managed' })
+    const out = sink()
+    await connect.sealRecording('111122223333', Readable.from([Buffer.from('hello')]), out.stream)
+    expect(describeProtection(out.bytes()).keys).toEqual([{ type: 'aws-kms', keyId: cmk }])
+    const plain = sink()
+    await connect.openRecording('111122223333', Readable.from([out.bytes()]), plain.stream)
+    expect(plain.bytes().toString()).toBe('hello')
+    // A protector configured with the service key only does not send another key's data key to KMS.
+    const err = await f.connect
+      .openRecording('111122223333', Readable.from([out.bytes()]), sink().stream)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InvalidKeyError)
+    expect((err as InvalidKeyError).reason).toBe('NOT_ALLOWED')
+    // After the switch, recordings made under the service key stay readable.
+    const old = await seal('111122223333', Buffer.from('before the switch'))
+    const before = sink()
+    await connect.openRecording('111122223333', Readable.from([old]), before.stream)
+    expect(before.bytes().toString()).toBe('before the switch')
+  })
+})
