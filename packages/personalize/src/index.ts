@@ -1,2 +1,34 @@
-/** @kms-envelope/personalize: Amazon Personalize pattern on kms-envelope: an optional customer managed key per dataset group (else a service-owned key), checked usable by the given role, encrypting everything imported into the group. */
-export const PACKAGE = '@kms-envelope/personalize'
+/**
+ * @kms-envelope/personalize — Amazon Personalize's dataset-group encryption on kms-envelope: an optional
+ * customer managed key per dataset group (else a service-owned key), checked usable by the given IAM role
+ * at creation, encrypting everything imported into the group.
+ *
+ * @packageDocumentation
+ */
+export {
+  DatasetGroup,
+  type DatasetGroupDescription,
+  type DatasetSource,
+  type ImportMode,
+  type ImportOptions,
+  type ImportResult,
+} from './dataset-group.js'
+export { type DatasetStore, MemoryDatasetStore } from './dataset-store.js'
+export {
+  DatasetGroupError,
+  DatasetGroupKeyImmutableError,
+  ROLE_KEY_PERMISSIONS,
+  RoleKeyAccessDeniedError,
+} from './errors.js'
+export { type ImportProgress, ProgressCounter } from './import-progress.js'
+export { type CreateDatasetGroupInput, Personalize, type PersonalizeOptions } from './personalize.js'
+export {
+  assertDatasetGroupName,
+  assertDatasetType,
+  DATASET_TYPES,
+  type DatasetType,
+  datasetGroupArn,
+  parseRoleArn,
+  type RoleArn,
+} from './resource-names.js'
+export { asRoleError, checkRoleKeyAccess, type RoleKeyCheck } from './role-key-check.js'
