@@ -1,0 +1,308 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { DisableKeyCommand } from '@aws-sdk/client-kms'
+import {
+  ConfigurationError,
+  EncryptionContextMismatchError,
+  Envelope,
+  InvalidKeyError,
+  inspect,
+  KeyAccessDeniedError,
+  KeyDisabledError,
+  KmsKeyring,
+  TamperedCiphertextError,
+} from '@kms-envelope/core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type ImportProgress, VisionNotFoundError, VisionProject } from '../src/index.js'
+import { customerKeyPolicy, type World, world } from './helpers.js'
+
+let w: World
+
+beforeEach(async () => {
+  w = await world()
+})
+afterEach(async () => {
+  await w.close()
+})
+
+/** A source directory with labelled images, a hidden file and a non-image. */
+function sourceImages(count = 6): { dir: string; files: Map<string, Buffer> } {
+  const dir = join(w.dir, 'source')
+  const files = new Map<string, Buffer>()
+  for (let i = 0; i < count; i++) {
+    const label = i % 3 === 0 ? 'anomaly' : 'normal'
+    mkdirSync(join(dir, label), { recursive: true })
+    const name = `${label}/img-${i}.${i % 2 ? 'png' : 'JPG'}`
+    // A PNG/JPEG-looking header then random pixels; sizes across frame boundaries (256 KiB frames).
+    const bytes = Buffer.concat([Buffer.from(`\x89PNG image ${i} `), randomBytes(1000 + i * 70_000)])
+    writeFileSync(join(dir, name), bytes)
+    files.set(name, bytes)
+  }
+  writeFileSync(join(dir, '.DS_Store'), 'hidden')
+  writeFileSync(join(dir, 'normal', 'notes.txt'), 'not an image')
+  return { dir, files }
+}
+
+function storagePath(key: string): string {
+  return join(w.dir, 'storage', ...key.split('/'))
+}
+
+describe('VisionProject.create', () => {
+  it('uses the service key by default and records it', async () => {
+    const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+    expect(project.keyArn).toBe(w.serviceKeyArn)
+    expect(project.keyKind).toBe('service-owned')
+    const record = JSON.parse(readFileSync(storagePath('projects/pcb/project.json'), 'utf8'))
+    expect(record).toMatchObject({ name: 'pcb', keyArn: w.serviceKeyArn, keyKind: 'service-owned' })
+  })
+
+  it("uses the customer's symmetric key when given", async () => {
+    const project = await VisionProject.create({ ...w.config, name: 'pcb', kmsKeyArn: w.customerKeyArn })
+    expect(project.keyKind).toBe('customer-managed')
+    await project.saveModel(new Uint8Array([1, 2, 3]))
+    const ct = readFileSync(storagePath('projects/pcb/models/1.model.kenv'))
+    expect(inspect(ct).encryptedDataKeys.map((k) => k.keyId)).toEqual([w.customerKeyArn])
+  })
+
+  it.each([
+    ['ECC_NIST_P256', 'SIGN_VERIFY'],
+    ['RSA_2048', 'SIGN_VERIFY'],
+  ] as const)(
+    'refuses an asymmetric %s key with InvalidKeyError and stores nothing',
+    async (KeySpec, KeyUsage) => {
+      const asymmetric = await w.newKey({ KeySpec, KeyUsage, Policy: customerKeyPolicy(true) })
+      const err = await VisionProject.create({ ...w.config, name: 'pcb', kmsKeyArn: asymmetric }).catch(
+        (e) => e,
+      )
+      expect(err).toBeInstanceOf(InvalidKeyError)
+      expect((err as InvalidKeyError).reason).toBe('KEY_SPEC')
+      expect(await w.config.storage.has('projects/pcb/project.json')).toBe(false)
+    },
+  )
+
+  it('refuses a disabled key, a key the service may not use, a bad name, an existing project', async () => {
+    const disabled = await w.newKey({ Policy: customerKeyPolicy(true) })
+    await w.customer.send(new DisableKeyCommand({ KeyId: disabled }))
+    await expect(
+      VisionProject.create({ ...w.config, name: 'a', kmsKeyArn: disabled }),
+    ).rejects.toBeInstanceOf(KeyDisabledError)
+    const private_ = await w.newKey({ Policy: customerKeyPolicy(false) })
+    await expect(
+      VisionProject.create({ ...w.config, name: 'b', kmsKeyArn: private_ }),
+    ).rejects.toBeInstanceOf(KeyAccessDeniedError)
+    await expect(VisionProject.create({ ...w.config, name: '../etc' })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    )
+    await expect(VisionProject.create({ ...w.config, serviceKeyArn: '', name: 'c' })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    )
+    await VisionProject.create({ ...w.config, name: 'd' })
+    await expect(VisionProject.create({ ...w.config, name: 'd' })).rejects.toBeInstanceOf(ConfigurationError)
+  })
+})
+
+describe('importImages', () => {
+  it('makes encrypted copies, leaves the sources untouched, round-trips exactly', async () => {
+    const { dir, files } = sourceImages(6)
+    const before = new Map([...files.keys()].map((name) => [name, statSync(join(dir, name))]))
+    const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+    const progress: ImportProgress[] = []
+    const result = await project.importImages(dir, { onProgress: (p) => progress.push(p) })
+
+    // Only the images, sorted, labelled by folder; hidden files and other extensions skipped.
+    expect(result.images.map((e) => e.image)).toEqual([...files.keys()].sort())
+    expect(progress.map((p) => p.index)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(progress.at(-1)!.totalBytes).toBe([...files.values()].reduce((n, b) => n + b.length, 0))
+
+    for (const [name, bytes] of files) {
+      // Sources: same bytes, same mtime.
+      const now = statSync(join(dir, name))
+      expect(readFileSync(join(dir, name)).equals(bytes)).toBe(true)
+      expect(now.mtimeMs).toBe(before.get(name)!.mtimeMs)
+      // Copies: ciphertext under the service key with the image's context.
+      const ct = readFileSync(storagePath(`projects/pcb/images/train/${name}.kenv`))
+      expect(ct.includes(bytes.subarray(0, 64))).toBe(false)
+      const info = inspect(ct)
+      expect(info.framed).toBe(true)
+      expect(info.encryptedDataKeys.map((k) => k.keyId)).toEqual([w.serviceKeyArn])
+      expect(info.context).toEqual({ project: 'pcb', object: 'image', dataset: 'train', image: name })
+      // Round trip, whole and streamed.
+      expect(Buffer.from(await project.readImage(name)).equals(bytes)).toBe(true)
+      const chunks: Buffer[] = []
+      for await (const c of await project.imageStream(name)) chunks.push(c as Buffer)
+      expect(Buffer.concat(chunks).equals(bytes)).toBe(true)
+    }
+
+    // The manifest: labels and plaintext digests, readable only through the project.
+    const manifest = await project.listImages('train')
+    expect(manifest).toHaveLength(6)
+    for (const e of manifest) {
+      const bytes = files.get(e.image)!
+      expect(e.sha256).toBe(createHash('sha256').update(bytes).digest('hex'))
+      expect(e.bytes).toBe(bytes.length)
+      expect(e.label).toBe(e.image.split('/')[0])
+      expect(e['source-ref']).toBe(`projects/pcb/images/train/${e.image}.kenv`)
+    }
+    expect(await project.listImages('test')).toEqual([])
+  })
+
+  it('imports a list of files into the test dataset; a re-import replaces entries', async () => {
+    const { dir } = sourceImages(3)
+    const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+    const list = [join(dir, 'anomaly/img-0.JPG'), join(dir, 'normal/img-1.png')]
+    await project.importImages(list, { dataset: 'test', label: () => 'unlabelled' })
+    await project.importImages(list, { dataset: 'test' })
+    const entries = await project.listImages('test')
+    expect(entries.map((e) => [e.image, e.label])).toEqual([
+      ['img-0.JPG', undefined],
+      ['img-1.png', undefined],
+    ])
+    await expect(project.importImages([list[0]!, list[0]!])).rejects.toBeInstanceOf(ConfigurationError)
+  })
+
+  it('one data key per image (the context names the image): N GenerateDataKey calls', async () => {
+    const { dir } = sourceImages(4)
+    const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+    await project.importImages(dir)
+    // 4 images + 1 manifest.
+    expect(project.kmsCalls().generateDataKey).toBe(5)
+  })
+})
+
+describe('manifest and models', () => {
+  it('are unreadable without the key and round-trip with it', async () => {
+    const { dir } = sourceImages(2)
+    const project = await VisionProject.create({ ...w.config, name: 'pcb', kmsKeyArn: w.customerKeyArn })
+    await project.importImages(dir)
+    const model = randomBytes(700_000)
+    const saved = await project.saveModel(model)
+    expect(saved).toMatchObject({ version: 1, bytes: model.length })
+    expect(
+      (await project.saveModel(Readable.from([model.subarray(0, 10), model.subarray(10)]))).version,
+    ).toBe(2)
+    expect(await project.listModels()).toEqual([1, 2])
+
+    const manifestCt = readFileSync(storagePath('projects/pcb/manifests/train.manifest.jsonl.kenv'))
+    const modelCt = readFileSync(storagePath('projects/pcb/models/1.model.kenv'))
+    expect(manifestCt.includes('img-0')).toBe(false)
+    expect(modelCt.includes(model.subarray(0, 64))).toBe(false)
+    expect(inspect(manifestCt).context).toEqual({ project: 'pcb', object: 'manifest', dataset: 'train' })
+    expect(inspect(modelCt).context).toEqual({ project: 'pcb', object: 'model', model: '1' })
+
+    // Someone with another key (here: the service key) cannot open them.
+    const other = new Envelope({
+      keyring: new KmsKeyring({ client: w.serviceClient, generatorKeyId: w.serviceKeyArn }),
+    })
+    await expect(other.decrypt(new Uint8Array(modelCt))).rejects.toBeInstanceOf(InvalidKeyError)
+    // A principal without access to the customer key cannot either.
+    const privateKey = await w.newKey({ Policy: customerKeyPolicy(false) })
+    const locked = await VisionProject.create({
+      ...w.config,
+      kms: w.customer,
+      name: 'locked',
+      kmsKeyArn: privateKey,
+    })
+    await locked.saveModel(model)
+    const lockedCt = readFileSync(storagePath('projects/locked/models/1.model.kenv'))
+    const strangerPrivate = new Envelope({
+      keyring: new KmsKeyring({ client: w.serviceClient, generatorKeyId: privateKey }),
+    })
+    await expect(strangerPrivate.decrypt(new Uint8Array(lockedCt))).rejects.toBeInstanceOf(
+      KeyAccessDeniedError,
+    )
+
+    expect(Buffer.from(await project.loadModel(1)).equals(model)).toBe(true)
+    const chunks: Buffer[] = []
+    for await (const c of await project.modelStream(2)) chunks.push(c as Buffer)
+    expect(Buffer.concat(chunks).equals(model)).toBe(true)
+    await expect(project.loadModel(3)).rejects.toBeInstanceOf(VisionNotFoundError)
+    await expect(project.loadModel(0)).rejects.toBeInstanceOf(ConfigurationError)
+  })
+})
+
+describe('reading back', () => {
+  it('a disabled key fails reads with KeyDisabledError', async () => {
+    const { dir, files } = sourceImages(2)
+    const created = await VisionProject.create({ ...w.config, name: 'pcb', kmsKeyArn: w.customerKeyArn })
+    await created.importImages(dir)
+    const reader = await VisionProject.open({ ...w.config, name: 'pcb' })
+    await w.customer.send(new DisableKeyCommand({ KeyId: w.customerKeyArn }))
+    const [name] = files.keys()
+    await expect(reader.readImage(name!)).rejects.toBeInstanceOf(KeyDisabledError)
+    await expect(reader.listImages()).rejects.toBeInstanceOf(KeyDisabledError)
+    await expect(VisionProject.open({ ...w.config, name: 'pcb' })).rejects.toBeInstanceOf(KeyDisabledError)
+  })
+
+  it('an image copied to another path, dataset or project fails its context check', async () => {
+    const { dir } = sourceImages(3)
+    const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+    const other = await VisionProject.create({ ...w.config, name: 'other' })
+    await project.importImages(dir)
+    const from = storagePath('projects/pcb/images/train/anomaly/img-0.JPG.kenv')
+    const moves: [string, () => Promise<unknown>][] = [
+      ['projects/pcb/images/train/normal/img-1.png.kenv', () => project.readImage('normal/img-1.png')],
+      [
+        'projects/pcb/images/test/anomaly/img-0.JPG.kenv',
+        () => project.readImage('anomaly/img-0.JPG', { dataset: 'test' }),
+      ],
+      ['projects/other/images/train/anomaly/img-0.JPG.kenv', () => other.readImage('anomaly/img-0.JPG')],
+      ['projects/pcb/models/1.model.kenv', () => project.loadModel(1)],
+    ]
+    for (const [to, read] of moves) {
+      mkdirSync(join(storagePath(to), '..'), { recursive: true })
+      copyFileSync(from, storagePath(to))
+      await expect(read()).rejects.toBeInstanceOf(EncryptionContextMismatchError)
+    }
+    const streamed = await project.imageStream('normal/img-1.png')
+    await expect(
+      (async () => {
+        for await (const _ of streamed) {
+          /* drain */
+        }
+      })(),
+    ).rejects.toBeInstanceOf(EncryptionContextMismatchError)
+  })
+
+  it('a modified copy fails with TamperedCiphertextError', async () => {
+    const { dir } = sourceImages(2)
+    const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+    await project.importImages(dir)
+    const path = storagePath('projects/pcb/images/train/normal/img-1.png.kenv')
+    const ct = readFileSync(path)
+    ct[ct.length - 40]! ^= 1
+    writeFileSync(path, ct)
+    await expect(project.readImage('normal/img-1.png')).rejects.toBeInstanceOf(TamperedCiphertextError)
+  })
+
+  it('open() re-validates: missing project, edited metadata, wrong expected key, bad paths', async () => {
+    await expect(VisionProject.open({ ...w.config, name: 'nope' })).rejects.toBeInstanceOf(
+      VisionNotFoundError,
+    )
+    const project = await VisionProject.create({ ...w.config, name: 'pcb', kmsKeyArn: w.customerKeyArn })
+    await expect(
+      VisionProject.open({ ...w.config, name: 'pcb', expectedKeyArn: w.serviceKeyArn }),
+    ).rejects.toBeInstanceOf(ConfigurationError)
+    expect(
+      (await VisionProject.open({ ...w.config, name: 'pcb', expectedKeyArn: w.customerKeyArn })).keyArn,
+    ).toBe(w.customerKeyArn)
+    // A "service-owned" key in the customer's account is refused (not the service's account).
+    const record = JSON.parse(readFileSync(storagePath('projects/pcb/project.json'), 'utf8'))
+    writeFileSync(
+      storagePath('projects/pcb/project.json'),
+      JSON.stringify({ ...record, keyKind: 'service-owned' }),
+    )
+    const err = await VisionProject.open({ ...w.config, name: 'pcb' }).catch((e) => e)
+    expect(err).toBeInstanceOf(InvalidKeyError)
+    expect((err as InvalidKeyError).reason).toBe('OWNER')
+    writeFileSync(storagePath('projects/pcb/project.json'), '{not json')
+    await expect(VisionProject.open({ ...w.config, name: 'pcb' })).rejects.toBeInstanceOf(ConfigurationError)
+    for (const bad of ['../x.png', '/etc/passwd', 'a//b.png', 'a\\b.png', '']) {
+      await expect(project.readImage(bad)).rejects.toBeInstanceOf(ConfigurationError)
+    }
+    await expect(project.readImage('missing.png')).rejects.toBeInstanceOf(VisionNotFoundError)
+    await project.delete()
+    expect(await w.config.storage.list('projects/pcb')).toEqual([])
+  })
+})
