@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { DisableKeyCommand } from '@aws-sdk/client-kms'
@@ -15,7 +15,14 @@ import {
   TamperedCiphertextError,
 } from '@kms-envelope/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type ImportProgress, VisionNotFoundError, VisionProject } from '../src/index.js'
+import {
+  FileStorage,
+  type ImportProgress,
+  SourceChangedError,
+  VisionNotFoundError,
+  VisionProject,
+  type VisionStorage,
+} from '../src/index.js'
 import { customerKeyPolicy, type World, world } from './helpers.js'
 
 let w: World
@@ -168,6 +175,31 @@ describe('importImages', () => {
     await project.importImages(dir)
     // 4 images + 1 manifest.
     expect(project.kmsCalls().generateDataKey).toBe(5)
+  })
+  it('a source that changes during its copy: SourceChangedError, copy discarded, earlier copies listed', async () => {
+    const { dir } = sourceImages(3)
+    const victim = join(dir, 'normal/img-1.png')
+    const inner = new FileStorage({ directory: join(w.dir, 'storage') })
+    // A storage whose upload of img-1 coincides with another program writing to the source.
+    const storage: VisionStorage = {
+      put: (key, body) => {
+        if (key.endsWith('img-1.png.kenv')) appendFileSync(victim, 'more pixels')
+        return inner.put(key, body)
+      },
+      get: (key) => inner.get(key),
+      getStream: (key) => inner.getStream(key),
+      has: (key) => inner.has(key),
+      list: (prefix) => inner.list(prefix),
+      delete: (key) => inner.delete(key),
+      deletePrefix: (prefix) => inner.deletePrefix(prefix),
+    }
+    const project = await VisionProject.create({ ...w.config, storage, name: 'pcb' })
+    const err = await project.importImages(dir).catch((e) => e)
+    expect(err).toBeInstanceOf(SourceChangedError)
+    expect((err as SourceChangedError).file).toBe(victim)
+    expect(await storage.has('projects/pcb/images/train/normal/img-1.png.kenv')).toBe(false)
+    // anomaly/img-0 was copied before the failure and is listed; nothing after it.
+    expect((await project.listImages()).map((e) => e.image)).toEqual(['anomaly/img-0.JPG'])
   })
 })
 
