@@ -85,6 +85,8 @@ describe('creation refuses keys the role cannot use, before any data is touched'
     expect(denied.message).toContain(NO_ACCESS_ROLE)
     expect(denied.message).toContain(f.cmk)
     expect(denied.message).toContain('kms:Decrypt')
+    expect(denied.remedy).toContain(`for principal ${NO_ACCESS_ROLE}`)
+    expect(denied.cause).toBeInstanceOf(KeyAccessDeniedError)
     expect(() => f.personalize.getDatasetGroup('movies')).toThrow(DatasetGroupError)
     expect(f.store.size).toBe(0)
   })
@@ -159,6 +161,18 @@ describe('service-owned key when no key is given', () => {
     expect(uses.map((e) => e.userIdentity.arn)).toEqual([
       'arn:aws:iam::444455556666:role/personalize-service',
     ])
+  })
+})
+
+describe('service-owned key problems', () => {
+  it('a disabled service key fails creation with KeyDisabledError, and is checked again next time', async () => {
+    const { DisableKeyCommand: Disable, EnableKeyCommand } = await import('@aws-sdk/client-kms')
+    const service = f.kms.client({ accessKeyId: 'service', secretAccessKey: 'service-secret' })
+    await service.send(new Disable({ KeyId: f.serviceKeyArn }))
+    await expect(f.personalize.createDatasetGroup({ name: 'books' })).rejects.toBeInstanceOf(KeyDisabledError)
+    await service.send(new EnableKeyCommand({ KeyId: f.serviceKeyArn }))
+    const group = await f.personalize.createDatasetGroup({ name: 'books' })
+    expect(group.kmsKeyArn).toBe(f.serviceKeyArn)
   })
 })
 
