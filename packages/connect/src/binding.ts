@@ -5,25 +5,88 @@
  */
 import { ConfigurationError, type EncryptionContext, MAX_SCOPE_ID_BYTES } from '@kms-envelope/core'
 
-/** Context key naming the data class of a message (`contact-pii`, `recording`, `voiceprint`, `integration-config`). */
+/**
+ * Context key naming the data class of a message (`contact-pii`, `recording`, `voiceprint`, `integration-config`).
+ *
+ * @example
+ * ```ts
+ * inspect(ct).context[DATA_CLASS_KEY] // 'contact-pii'
+ * ```
+ */
 export const DATA_CLASS_KEY = 'connect:data-class'
-/** Context key naming the scope key (`connect-pii/<instance>`, `connect-integration/<account>`) a message is under. */
+/**
+ * Context key naming the scope key (`connect-pii/<instance>`, `connect-integration/<account>`) a message is under.
+ *
+ * @example
+ * ```ts
+ * inspect(ct).context[KEY_SCOPE_KEY] // 'connect-pii/i-123'
+ * ```
+ */
 export const KEY_SCOPE_KEY = 'connect:key-scope'
-/** Context key of the Amazon Connect instance id. */
+/**
+ * Context key of the Amazon Connect instance id.
+ *
+ * @example
+ * ```ts
+ * inspect(ct).context[INSTANCE_KEY] // 'i-123'
+ * ```
+ */
 export const INSTANCE_KEY = 'connect:instance'
-/** Context key of the AWS account id (recordings: the customer account; integration config: the user account). */
+/**
+ * Context key of the AWS account id (recordings: the customer account; integration config: the user account).
+ *
+ * @example
+ * ```ts
+ * inspect(recording).context[ACCOUNT_KEY] // '111122223333'
+ * ```
+ */
 export const ACCOUNT_KEY = 'connect:account'
-/** Context key of the Voice ID domain. */
+/**
+ * Context key of the Voice ID domain.
+ *
+ * @example
+ * ```ts
+ * inspect(voiceprint).context[DOMAIN_KEY] // 'voice-domain-1'
+ * ```
+ */
 export const DOMAIN_KEY = 'connect:voice-id-domain'
-/** Context key of the Voice ID speaker. */
+/**
+ * Context key of the Voice ID speaker.
+ *
+ * @example
+ * ```ts
+ * inspect(voiceprint).context[SPEAKER_KEY] // 'speaker-7'
+ * ```
+ */
 export const SPEAKER_KEY = 'connect:speaker'
 
-/** The four data classes Amazon Connect protects at rest, each under its own kind of key. */
+/**
+ * The four data classes Amazon Connect protects at rest, each under its own kind of key.
+ *
+ * @example
+ * ```ts
+ * const dataClass: ConnectDataClass = 'recording'
+ * ```
+ */
 export type ConnectDataClass = 'contact-pii' | 'recording' | 'voiceprint' | 'integration-config'
 
-/** Scope-id prefix of the per-instance contact PII keys. */
+/**
+ * Scope-id prefix of the per-instance contact PII keys.
+ *
+ * @example
+ * ```ts
+ * await connect.piiKeys.listVersions(`${PII_SCOPE_PREFIX}i-123`)
+ * ```
+ */
 export const PII_SCOPE_PREFIX = 'connect-pii/'
-/** Scope-id prefix of the per-user-account integration configuration keys. */
+/**
+ * Scope-id prefix of the per-user-account integration configuration keys.
+ *
+ * @example
+ * ```ts
+ * await connect.integrationKeys.audit(`${INTEGRATION_SCOPE_PREFIX}111122223333`)
+ * ```
+ */
 export const INTEGRATION_SCOPE_PREFIX = 'connect-integration/'
 
 // Longest id that still fits the longest prefix in a scope id (core limit: 128 UTF-8 bytes).

@@ -38,7 +38,14 @@ import { byteCounter, type RecordingProgress } from './progress.js'
 const CONTACT_KEY = 'connect:contact'
 const INTEGRATION_KEY = 'connect:integration'
 
-/** Options of {@link ConnectDataProtection.sealRecording} and {@link ConnectDataProtection.encryptRecording}. */
+/**
+ * Options of {@link ConnectDataProtection.sealRecording} and {@link ConnectDataProtection.encryptRecording}.
+ *
+ * @example
+ * ```ts
+ * const options: RecordingOptions = { plaintextLength: size, onProgress: (p) => bar.update(p.plaintextBytes / size) }
+ * ```
+ */
 export interface RecordingOptions {
   /**
    * Total plaintext length, when known (an upload of a finished file): the recording then shares the
@@ -52,7 +59,15 @@ export interface RecordingOptions {
   readonly onProgress?: (progress: RecordingProgress) => void
 }
 
-/** The keys a {@link ConnectDataProtection} resolved and validated at creation. */
+/**
+ * The keys a {@link ConnectDataProtection} resolved and validated at creation.
+ *
+ * @example
+ * ```ts
+ * const { serviceKey, recordingKey }: ConnectKeys = connect.keys
+ * console.log(serviceKey.arn, recordingKey.kind)
+ * ```
+ */
 export interface ConnectKeys {
   /** The service-owned key: root of the PII and integration scope keys, key of voiceprints. */
   readonly serviceKey: KeySummary
@@ -60,7 +75,15 @@ export interface ConnectKeys {
   readonly recordingKey: KeySummary
 }
 
-/** Cache and KMS counters per data class. */
+/**
+ * Cache and KMS counters per data class.
+ *
+ * @example
+ * ```ts
+ * const stats: ConnectStats = connect.stats()
+ * console.log(stats.contactPii.hits, stats.recordings.kms.generateDataKey)
+ * ```
+ */
 export interface ConnectStats {
   readonly contactPii: CacheStats
   readonly integrationConfig: CacheStats

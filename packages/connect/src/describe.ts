@@ -4,12 +4,28 @@
 import { type EncryptionContext, inspect } from '@kms-envelope/core'
 import { type ConnectDataClass, DATA_CLASS_KEY } from './binding.js'
 
-/** What protects a message: a versioned scope key, or a KMS key wrapping its data key. */
+/**
+ * What protects a message: a versioned scope key, or a KMS key wrapping its data key.
+ *
+ * @example
+ * ```ts
+ * const [key]: readonly ProtectingKey[] = describeProtection(ct).keys
+ * if (key?.type === 'scope-key') console.log(key.scope, key.version)
+ * ```
+ */
 export type ProtectingKey =
   | { readonly type: 'scope-key'; readonly scope: string; readonly version: number | undefined }
   | { readonly type: 'aws-kms'; readonly keyId: string }
 
-/** The result of {@link describeProtection}. Not authenticated until the message is decrypted. */
+/**
+ * The result of {@link describeProtection}. Not authenticated until the message is decrypted.
+ *
+ * @example
+ * ```ts
+ * const p: Protection = describeProtection(ct)
+ * console.log(p.dataClass, p.context, p.headerLength)
+ * ```
+ */
 export interface Protection {
   /** The data class the header names, if it is a Connect message. */
   readonly dataClass: ConnectDataClass | undefined

@@ -1,12 +1,37 @@
 import type { KMSClient } from '@aws-sdk/client-kms'
 import type { CacheLimits, KeyRef, KeyStore } from '@kms-envelope/core'
 
-/** Default key window of contact PII scope keys: one hour. */
+/**
+ * Default key window of contact PII scope keys: one hour.
+ *
+ * @example
+ * ```ts
+ * await ConnectDataProtection.create({ kms, serviceKeyArn, store, piiKeyWindowMs: DEFAULT_PII_KEY_WINDOW_MS / 4 }) // 15 min
+ * ```
+ */
 export const DEFAULT_PII_KEY_WINDOW_MS = 3_600_000
-/** Default key window of integration configuration scope keys: one day. */
+/**
+ * Default key window of integration configuration scope keys: one day.
+ *
+ * @example
+ * ```ts
+ * await ConnectDataProtection.create({ kms, serviceKeyArn, store, integrationKeyWindowMs: 7 * DEFAULT_INTEGRATION_KEY_WINDOW_MS })
+ * ```
+ */
 export const DEFAULT_INTEGRATION_KEY_WINDOW_MS = 86_400_000
 
-/** Options of {@link ConnectDataProtection.create}. */
+/**
+ * Options of {@link ConnectDataProtection.create}.
+ *
+ * @example
+ * ```ts
+ * const options: ConnectDataProtectionOptions = {
+ *   kms: new KMSClient({ region: 'us-east-1' }),
+ *   serviceKeyArn: 'arn:aws:kms:us-east-1:444455556666:alias/connect-service',
+ *   store: new FileKeyStore({ directory: './scope-keys' }),
+ * }
+ * ```
+ */
 export interface ConnectDataProtectionOptions {
   /** The KMS client (`@aws-sdk/client-kms`) of the service's principal. */
   readonly kms: KMSClient

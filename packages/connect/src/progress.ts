@@ -3,7 +3,14 @@
  */
 import { Transform, type TransformCallback } from 'node:stream'
 
-/** Progress of a recording pipeline. */
+/**
+ * Progress of a recording pipeline.
+ *
+ * @example
+ * ```ts
+ * await connect.sealRecording(account, src, dst, { onProgress: (p: RecordingProgress) => console.log(p.plaintextBytes) })
+ * ```
+ */
 export interface RecordingProgress {
   /** Plaintext bytes encrypted (sealRecording) or released after authentication (openRecording) so far. */
   readonly plaintextBytes: number
