@@ -22,10 +22,12 @@ export {
   assertObjectId,
   assertObjectType,
   DOMAIN_CONTEXT_KEY,
+  MAX_DOMAIN_GENERATION,
   OBJECT_ID_CONTEXT_KEY,
   OBJECT_TYPE_CONTEXT_KEY,
   objectContext,
   objectTypeOfScope,
+  parseScopeId,
   scopeIdOf,
 } from './names.js'
 export { ProfileDomain } from './profile-domain.js'

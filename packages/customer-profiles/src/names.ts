@@ -12,7 +12,9 @@ export const OBJECT_TYPE_CONTEXT_KEY = 'customer-profiles:object-type'
 export const OBJECT_ID_CONTEXT_KEY = 'customer-profiles:object-id'
 
 const DOMAIN_NAME = /^[a-zA-Z0-9_-]{1,64}$/
-const OBJECT_TYPE = /^[a-zA-Z_][a-zA-Z0-9_-]{0,62}$/
+const OBJECT_TYPE = /^[a-zA-Z_][a-zA-Z0-9_-]{0,55}$/
+/** Highest domain generation (a domain name re-created after deletion gets the next one). */
+export const MAX_DOMAIN_GENERATION = 9999
 const OBJECT_ID = /^[\x21-\x7e]{1,256}$/
 
 /**
@@ -36,8 +38,8 @@ export function assertDomainName(name: string): string {
 }
 
 /**
- * Throws ConfigurationError unless `name` is an object type name (a letter or `_` first, then up to 62 of
- * `[a-zA-Z0-9_-]`; Customer Profiles allows 255, this package 63 so that the scope id fits 128 bytes).
+ * Throws ConfigurationError unless `name` is an object type name (a letter or `_` first, then up to 55 of
+ * `[a-zA-Z0-9_-]`; Customer Profiles allows 255, this package 56 so that the scope id fits 128 bytes).
  *
  * @example
  * ```ts
@@ -50,7 +52,7 @@ export function assertObjectType(name: string): string {
   if (typeof name !== 'string' || !OBJECT_TYPE.test(name)) {
     throw new ConfigurationError(
       `"${String(name)}" is not an object type name.`,
-      'Start with a letter or "_", then up to 62 letters, digits, "_" or "-".',
+      'Start with a letter or "_", then up to 55 letters, digits, "_" or "-".',
     )
   }
   return name
@@ -77,20 +79,54 @@ export function assertObjectId(id: string): string {
 }
 
 /**
- * The scope (in core's key hierarchy) that holds the keys of one object type of one domain.
+ * The scope (in core's key hierarchy) that holds the keys of one object type of one domain. A domain name
+ * re-created after deletion gets a new generation (`name~2`, …), so its scopes are new: the deleted
+ * domain's scopes stay crypto-shredded.
  *
  * @example
  * ```ts
  * import { scopeIdOf } from '@kms-envelope/customer-profiles'
  * scopeIdOf('retail-eu', '_order') // 'retail-eu/_order'
+ * scopeIdOf('retail-eu', '_order', 2) // 'retail-eu~2/_order'
  * ```
  */
-export function scopeIdOf(domainName: string, objectType: string): string {
-  return `${assertDomainName(domainName)}/${assertObjectType(objectType)}`
+export function scopeIdOf(domainName: string, objectType: string, generation = 1): string {
+  // Precondition: a generation in 1..MAX_DOMAIN_GENERATION.
+  if (!Number.isInteger(generation) || generation < 1 || generation > MAX_DOMAIN_GENERATION) {
+    throw new ConfigurationError(
+      `Domain generation ${generation} is out of range.`,
+      `Use 1..${MAX_DOMAIN_GENERATION}.`,
+    )
+  }
+  const prefix =
+    generation === 1 ? assertDomainName(domainName) : `${assertDomainName(domainName)}~${generation}`
+  return `${prefix}/${assertObjectType(objectType)}`
 }
 
 /**
- * The object type of a scope id of `domainName`, or undefined when the scope belongs to another domain.
+ * The generation and object type of a scope id of `domainName` (any generation), or undefined when the
+ * scope belongs to another domain.
+ *
+ * @example
+ * ```ts
+ * import { parseScopeId } from '@kms-envelope/customer-profiles'
+ * parseScopeId('retail-eu', 'retail-eu~2/_order') // { generation: 2, objectType: '_order' }
+ * ```
+ */
+export function parseScopeId(
+  domainName: string,
+  scopeId: string,
+): { generation: number; objectType: string } | undefined {
+  if (!scopeId.startsWith(domainName)) return undefined
+  const m = /^(?:~([1-9]\d{0,3}))?\/(.+)$/.exec(scopeId.slice(domainName.length))
+  if (!m || !OBJECT_TYPE.test(m[2]!)) return undefined
+  const generation = m[1] === undefined ? 1 : Number(m[1])
+  return generation === 1 && m[1] !== undefined ? undefined : { generation, objectType: m[2]! }
+}
+
+/**
+ * The object type of a scope id of (`domainName`, `generation`), or undefined when the scope belongs to
+ * another domain or generation.
  *
  * @example
  * ```ts
@@ -98,11 +134,9 @@ export function scopeIdOf(domainName: string, objectType: string): string {
  * objectTypeOfScope('retail-eu', 'retail-eu/_order') // '_order'
  * ```
  */
-export function objectTypeOfScope(domainName: string, scopeId: string): string | undefined {
-  const prefix = `${domainName}/`
-  if (!scopeId.startsWith(prefix)) return undefined
-  const rest = scopeId.slice(prefix.length)
-  return OBJECT_TYPE.test(rest) ? rest : undefined
+export function objectTypeOfScope(domainName: string, scopeId: string, generation = 1): string | undefined {
+  const parsed = parseScopeId(domainName, scopeId)
+  return parsed?.generation === generation ? parsed.objectType : undefined
 }
 
 /**

@@ -17,7 +17,9 @@ import {
   assertDomainName,
   assertObjectType,
   DOMAIN_CONTEXT_KEY,
+  MAX_DOMAIN_GENERATION,
   objectTypeOfScope,
+  parseScopeId,
   scopeIdOf,
 } from './names.js'
 import { type DomainRuntime, ProfileDomain } from './profile-domain.js'
@@ -218,6 +220,19 @@ export class ProfileDomains {
         'Choose another name, or use switchKey() to change its keys.',
       )
     }
+    // A name used by a deleted domain gets the next generation: its shredded scopes stay shredded.
+    let generation = 1
+    for (const scopeId of await this.#keyStore.listScopes()) {
+      const used = parseScopeId(domainName, scopeId)?.generation ?? 0
+      if (used >= generation) generation = used + 1
+    }
+    // Precondition: a generation left.
+    if (generation > MAX_DOMAIN_GENERATION) {
+      throw new ConfigurationError(
+        `Domain name "${domainName}" was re-created too often.`,
+        'Choose another name.',
+      )
+    }
     const creator = options.customerKms ?? this.#kms
     const check =
       options.customerAccountId === undefined ? {} : { expectedAccountId: options.customerAccountId }
@@ -240,6 +255,7 @@ export class ProfileDomains {
       }
       const record: DomainRecord = {
         domainName,
+        generation,
         defaultKeyArn,
         objectTypeKeys,
         grants,
@@ -256,7 +272,7 @@ export class ProfileDomains {
       // Object types with their own key: new versions of their scope go under that key from the start.
       const hierarchy = this.#hierarchy(record, this.#tokens(record, 'all'))
       for (const [type, keyArn] of Object.entries(objectTypeKeys)) {
-        await hierarchy.rewrap(scopeIdOf(domainName, type), keyArn)
+        await hierarchy.rewrap(scopeIdOf(domainName, type, record.generation), keyArn)
       }
       return info(record)
     } catch (err) {
@@ -367,9 +383,9 @@ export class ProfileDomains {
     const hierarchy = this.#hierarchy(record, this.#tokens(record, 'all'))
     const scopeIds =
       objectType !== undefined
-        ? [scopeIdOf(domainName, objectType)]
+        ? [scopeIdOf(domainName, objectType, record.generation)]
         : (await hierarchy.listScopes()).filter((id) => {
-            const type = objectTypeOfScope(domainName, id)
+            const type = objectTypeOfScope(domainName, id, record.generation)
             return type !== undefined && record.objectTypeKeys[type] === undefined
           })
     const scopes: Array<{ scopeId: string; rewrapped: number[]; alreadyDone: number[] }> = []
@@ -414,7 +430,7 @@ export class ProfileDomains {
     const hierarchy = this.#hierarchy(record, [])
     const destroyedScopes: string[] = []
     for (const scopeId of await hierarchy.listScopes()) {
-      if (objectTypeOfScope(domainName, scopeId) === undefined) continue
+      if (objectTypeOfScope(domainName, scopeId, record.generation) === undefined) continue
       await hierarchy.destroyScope(scopeId, {
         reason: 'domain deleted',
         ...(this.#actor ? { actor: this.#actor } : {}),
@@ -477,7 +493,8 @@ export class ProfileDomains {
       context: { [DOMAIN_CONTEXT_KEY]: domainName },
       // Precondition of every wrapping key read from the key store: the domain holds a grant on it.
       trustedKeyIds: (keyArn, scopeId) =>
-        objectTypeOfScope(domainName, scopeId) !== undefined && Object.hasOwn(record.grants, keyArn),
+        objectTypeOfScope(domainName, scopeId, record.generation) !== undefined &&
+        Object.hasOwn(record.grants, keyArn),
       ...(grantTokens.length ? { grantTokens } : {}),
       ...(this.#keyWindowMs === undefined ? {} : { keyWindowMs: this.#keyWindowMs }),
       ...(this.#actor === undefined ? {} : { actor: this.#actor }),
@@ -490,7 +507,8 @@ export class ProfileDomains {
     const keyring = new ProfileKeyring(
       hierarchy,
       record.domainName,
-      `${record.domainName}\u0000${record.revision}`,
+      record.generation,
+      `${record.domainName}\u0000${record.generation}\u0000${record.revision}`,
     )
     return { record, envelope: new Envelope({ keyring, cache: this.#cache, clock: this.#clock }) }
   }

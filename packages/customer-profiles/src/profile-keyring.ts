@@ -26,11 +26,13 @@ export class ProfileKeyring implements Keyring {
   readonly partition: string
   readonly #hierarchy: KeyHierarchy
   readonly #domainName: string
+  readonly #generation: number
   readonly #byScope = new Map<string, ScopeKeyring>()
 
-  constructor(hierarchy: KeyHierarchy, domainName: string, partition = domainName) {
+  constructor(hierarchy: KeyHierarchy, domainName: string, generation = 1, partition = domainName) {
     this.#hierarchy = hierarchy
     this.#domainName = domainName
+    this.#generation = generation
     this.partition = `customer-profiles\u0000${partition}`
   }
 
@@ -55,7 +57,7 @@ export class ProfileKeyring implements Keyring {
         `Pass { '${DOMAIN_CONTEXT_KEY}': '${this.#domainName}', '${OBJECT_TYPE_CONTEXT_KEY}': <type> }.`,
       )
     }
-    const scopeId = scopeIdOf(domain, objectType)
+    const scopeId = scopeIdOf(domain, objectType, this.#generation)
     let keyring = this.#byScope.get(scopeId)
     if (!keyring) {
       keyring = this.#hierarchy.keyring(scopeId)

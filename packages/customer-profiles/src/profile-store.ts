@@ -31,6 +31,8 @@ export interface PendingKeySwitch {
 /** A domain: its default key, its per-object-type keys and the grants that let the service use them. */
 export interface DomainRecord {
   readonly domainName: string
+  /** 1, or more when the name was used by a deleted domain (its scopes are `name~<generation>/…`). */
+  readonly generation: number
   /** The customer managed key for object types without their own key. */
   readonly defaultKeyArn: string
   /** Object types with their own customer managed key. */

@@ -1,0 +1,154 @@
+/** The exact KMS requests of the grant lifecycle, asserted on mocked KMS clients (customer and service). */
+import { CreateGrantCommand, DescribeKeyCommand, KMSClient, RetireGrantCommand } from '@aws-sdk/client-kms'
+import { mockClient } from 'aws-sdk-client-mock'
+import { describe, expect, it } from 'vitest'
+import { DOMAIN_CONTEXT_KEY, DOMAIN_GRANT_OPERATIONS, ProfileDomains } from '../src/index.js'
+
+const ROLE = 'arn:aws:iam::444455556666:role/profiles-service'
+const KEY = 'arn:aws:kms:us-east-1:111122223333:key/11111111-1111-4111-8111-111111111111'
+const ORDERS_KEY = 'arn:aws:kms:us-east-1:111122223333:key/22222222-2222-4222-8222-222222222222'
+
+function metadata(arn: string) {
+  return {
+    KeyMetadata: {
+      Arn: arn,
+      KeyId: arn.split('/')[1],
+      AWSAccountId: '111122223333',
+      KeyState: 'Enabled' as const,
+      Enabled: true,
+      KeySpec: 'SYMMETRIC_DEFAULT' as const,
+      KeyUsage: 'ENCRYPT_DECRYPT' as const,
+      KeyManager: 'CUSTOMER' as const,
+    },
+  }
+}
+
+function mocks() {
+  const customerKms = new KMSClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'c', secretAccessKey: 'c' },
+  })
+  const serviceKms = new KMSClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 's', secretAccessKey: 's' },
+  })
+  const customer = mockClient(customerKms)
+  const service = mockClient(serviceKms)
+  let n = 0
+  for (const m of [customer, service]) {
+    m.on(DescribeKeyCommand).callsFake((input: { KeyId: string }) => metadata(input.KeyId))
+  }
+  customer.on(CreateGrantCommand).callsFake(() => {
+    n++
+    return { GrantId: `grant-${n}`, GrantToken: `token-${n}` }
+  })
+  service.on(RetireGrantCommand).resolves({})
+  return { customerKms, serviceKms, customer, service }
+}
+
+describe('grant requests', () => {
+  it('createDomain: DescribeKey then two grants per key, for the service role, bound to the domain', async () => {
+    const { customerKms, serviceKms, customer, service } = mocks()
+    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    await domains.createDomain({
+      domainName: 'retail-eu',
+      defaultKeyArn: KEY,
+      objectTypeKeys: { _order: ORDERS_KEY },
+      customerKms,
+    })
+    expect(customer.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input.KeyId)).toEqual([
+      KEY,
+      ORDERS_KEY,
+    ])
+    const grants = customer.commandCalls(CreateGrantCommand).map((c) => c.args[0].input)
+    expect(grants).toEqual([
+      {
+        KeyId: KEY,
+        GranteePrincipal: ROLE,
+        RetiringPrincipal: ROLE,
+        Operations: [
+          'Decrypt',
+          'GenerateDataKey',
+          'GenerateDataKeyWithoutPlaintext',
+          'ReEncryptFrom',
+          'ReEncryptTo',
+        ],
+        Constraints: { EncryptionContextSubset: { [DOMAIN_CONTEXT_KEY]: 'retail-eu' } },
+        Name: 'customer-profiles-retail-eu',
+      },
+      {
+        KeyId: KEY,
+        GranteePrincipal: ROLE,
+        RetiringPrincipal: ROLE,
+        Operations: ['DescribeKey'],
+        Name: 'customer-profiles-retail-eu-describe',
+      },
+      {
+        KeyId: ORDERS_KEY,
+        GranteePrincipal: ROLE,
+        RetiringPrincipal: ROLE,
+        Operations: [...DOMAIN_GRANT_OPERATIONS],
+        Constraints: { EncryptionContextSubset: { [DOMAIN_CONTEXT_KEY]: 'retail-eu' } },
+        Name: 'customer-profiles-retail-eu',
+      },
+      {
+        KeyId: ORDERS_KEY,
+        GranteePrincipal: ROLE,
+        RetiringPrincipal: ROLE,
+        Operations: ['DescribeKey'],
+        Name: 'customer-profiles-retail-eu-describe',
+      },
+    ])
+    // Never Encrypt, never CreateGrant for the service itself.
+    expect(DOMAIN_GRANT_OPERATIONS).not.toContain('Encrypt')
+    expect(DOMAIN_GRANT_OPERATIONS).not.toContain('CreateGrant')
+    // Right after CreateGrant, the service's first call (pinning _order to its key) carries the fresh grant tokens.
+    const pin = service.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input)
+    expect(pin.map((p) => p.KeyId)).toEqual([ORDERS_KEY])
+    expect([...(pin[0]!.GrantTokens ?? [])].sort()).toEqual(['token-1', 'token-2', 'token-3', 'token-4'])
+
+    // deleteDomain: the service retires all four grants, as their retiring principal.
+    await domains.deleteDomain('retail-eu')
+    expect(service.commandCalls(RetireGrantCommand).map((c) => c.args[0].input)).toEqual([
+      { KeyId: KEY, GrantId: 'grant-1' },
+      { KeyId: KEY, GrantId: 'grant-2' },
+      { KeyId: ORDERS_KEY, GrantId: 'grant-3' },
+      { KeyId: ORDERS_KEY, GrantId: 'grant-4' },
+    ])
+    expect(customer.commandCalls(RetireGrantCommand)).toEqual([])
+  })
+
+  it('a failed second CreateGrant retires the first (no orphan grant)', async () => {
+    const { customerKms, serviceKms, customer, service } = mocks()
+    customer
+      .on(CreateGrantCommand)
+      .resolvesOnce({ GrantId: 'grant-1', GrantToken: 'token-1' })
+      .rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))
+    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    await expect(
+      domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: KEY, customerKms }),
+    ).rejects.toMatchObject({ code: 'ERR_KEY_ACCESS_DENIED', keyId: KEY, operation: 'CreateGrant' })
+    expect(service.commandCalls(RetireGrantCommand).map((c) => c.args[0].input)).toEqual([
+      { KeyId: KEY, GrantId: 'grant-1' },
+    ])
+  })
+
+  it('refuses an AWS managed key (KeyManager AWS) before creating any grant', async () => {
+    const { customerKms, serviceKms, customer } = mocks()
+    customer
+      .on(DescribeKeyCommand)
+      .resolves({ KeyMetadata: { ...metadata(KEY).KeyMetadata, KeyManager: 'AWS' } })
+    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    await expect(
+      domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: KEY, customerKms }),
+    ).rejects.toMatchObject({ name: 'InvalidKeyError', reason: 'NOT_ALLOWED' })
+    expect(customer.commandCalls(CreateGrantCommand)).toEqual([])
+  })
+
+  it('refuses a service principal that is not a role or user ARN', () => {
+    const { serviceKms } = mocks()
+    expect(() => new ProfileDomains({ kms: serviceKms, servicePrincipal: 'profiles' })).toThrow(
+      /servicePrincipal/,
+    )
+  })
+})
