@@ -21,10 +21,25 @@ import { type ImportProgress, ProgressCounter } from './import-progress.js'
 import { assertDatasetType, type DatasetType } from './resource-names.js'
 import { asRoleError } from './role-key-check.js'
 
-/** Amazon Personalize's import modes: FULL replaces the dataset's data, INCREMENTAL adds to it. */
+/**
+ * Amazon Personalize's import modes: FULL replaces the dataset's data, INCREMENTAL adds to it.
+ *
+ * @example
+ * ```ts
+ * await group.importDataset('Items', 'i9,drama\n', { mode: 'INCREMENTAL' satisfies ImportMode })
+ * ```
+ */
 export type ImportMode = 'FULL' | 'INCREMENTAL'
 
-/** What an import reads (CSV or JSON lines): a Node.js Readable, an (async) iterable of strings or bytes, or one string or byte array. */
+/**
+ * What an import reads (CSV or JSON lines): a Node.js Readable, an (async) iterable of strings or bytes, or
+ * one string or byte array.
+ *
+ * @example
+ * ```ts
+ * const source: DatasetSource = createReadStream('users.csv') // or ['USER_ID\n', 'u1\n'], or 'USER_ID\nu1\n'
+ * ```
+ */
 export type DatasetSource =
   | Readable
   | AsyncIterable<string | Uint8Array>
@@ -32,7 +47,14 @@ export type DatasetSource =
   | string
   | Uint8Array
 
-/** Options of {@link DatasetGroup.importDataset}. */
+/**
+ * Options of {@link DatasetGroup.importDataset}.
+ *
+ * @example
+ * ```ts
+ * const options: ImportOptions = { mode: 'FULL', onProgress: (p) => console.log(p.bytes), signal: AbortSignal.timeout(60_000) }
+ * ```
+ */
 export interface ImportOptions {
   /** Default `FULL`: the previous imports of this dataset are deleted once this one is stored. */
   readonly mode?: ImportMode
@@ -42,7 +64,14 @@ export interface ImportOptions {
   readonly signal?: AbortSignal
 }
 
-/** The result of an import. */
+/**
+ * The result of an import.
+ *
+ * @example
+ * ```ts
+ * const { objectKey, lines, kmsKeyArn, context }: ImportResult = await group.importDataset('Users', source)
+ * ```
+ */
 export interface ImportResult {
   readonly dataset: DatasetType
   readonly mode: ImportMode
@@ -57,7 +86,14 @@ export interface ImportResult {
   readonly context: EncryptionContext
 }
 
-/** What {@link DatasetGroup.describe} returns (as DescribeDatasetGroup does). */
+/**
+ * What {@link DatasetGroup.describe} returns (as DescribeDatasetGroup does).
+ *
+ * @example
+ * ```ts
+ * const { kmsKeyArn, keyOwnership, roleArn, status }: DatasetGroupDescription = group.describe()
+ * ```
+ */
 export interface DatasetGroupDescription {
   readonly name: string
   readonly datasetGroupArn: string

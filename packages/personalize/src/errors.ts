@@ -5,7 +5,15 @@
  */
 import { KeyAccessDeniedError, KmsEnvelopeError } from '@kms-envelope/core'
 
-/** The KMS permissions Amazon Personalize's service role needs on a customer managed key for dataset groups. */
+/**
+ * The KMS permissions Amazon Personalize's service role needs on a customer managed key for dataset groups.
+ *
+ * @example
+ * ```ts
+ * import { ROLE_KEY_PERMISSIONS } from '@kms-envelope/personalize'
+ * const statement = { Effect: 'Allow', Principal: { AWS: roleArn }, Action: [...ROLE_KEY_PERMISSIONS], Resource: '*' }
+ * ```
+ */
 export const ROLE_KEY_PERMISSIONS = ['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt'] as const
 
 /**

@@ -6,7 +6,14 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import type { DatasetType } from './resource-names.js'
 
-/** Progress of one import, reported after each chunk and once at the end. */
+/**
+ * Progress of one import, reported after each chunk and once at the end.
+ *
+ * @example
+ * ```ts
+ * await group.importDataset('Items', source, { onProgress: (p: ImportProgress) => p.done && console.log(p.lines) })
+ * ```
+ */
 export interface ImportProgress {
   readonly dataset: DatasetType
   /** Plaintext bytes consumed so far. */

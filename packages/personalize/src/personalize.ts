@@ -22,7 +22,14 @@ import { DatasetGroupError, DatasetGroupKeyImmutableError } from './errors.js'
 import { assertDatasetGroupName, datasetGroupArn, parseRoleArn } from './resource-names.js'
 import { checkRoleKeyAccess } from './role-key-check.js'
 
-/** Options of {@link Personalize}. */
+/**
+ * Options of {@link Personalize}.
+ *
+ * @example
+ * ```ts
+ * const options: PersonalizeOptions = { accountId: '111122223333', region: 'us-east-1', serviceKms, serviceKeyArn, roleClient }
+ * ```
+ */
 export interface PersonalizeOptions {
   /** The customer account the dataset groups belong to (12 digits). */
   readonly accountId: string
@@ -43,7 +50,14 @@ export interface PersonalizeOptions {
   readonly cache?: Partial<CacheLimits> | false
 }
 
-/** Options of {@link Personalize.createDatasetGroup}, as CreateDatasetGroup takes them. */
+/**
+ * Options of {@link Personalize.createDatasetGroup}, as CreateDatasetGroup takes them.
+ *
+ * @example
+ * ```ts
+ * const input: CreateDatasetGroupInput = { name: 'movies', kmsKeyArn, roleArn }
+ * ```
+ */
 export interface CreateDatasetGroupInput {
   /** 1–63 letters, digits, `-`, `_`. */
   readonly name: string

@@ -4,10 +4,25 @@
  */
 import { ConfigurationError } from '@kms-envelope/core'
 
-/** The datasets a dataset group holds (one of each), as in Amazon Personalize. */
+/**
+ * The datasets a dataset group holds (one of each), as in Amazon Personalize.
+ *
+ * @example
+ * ```ts
+ * import { DATASET_TYPES } from '@kms-envelope/personalize'
+ * for (const type of DATASET_TYPES) console.log(type, group.contextOf(type))
+ * ```
+ */
 export const DATASET_TYPES = ['Interactions', 'Items', 'Users'] as const
 
-/** A dataset type: `Interactions`, `Items` or `Users`. */
+/**
+ * A dataset type: `Interactions`, `Items` or `Users`.
+ *
+ * @example
+ * ```ts
+ * const type: DatasetType = 'Interactions'
+ * ```
+ */
 export type DatasetType = (typeof DATASET_TYPES)[number]
 
 const GROUP_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/
@@ -53,7 +68,14 @@ export function assertDatasetType(type: string): asserts type is DatasetType {
   }
 }
 
-/** The parts of an IAM role ARN. */
+/**
+ * The parts of an IAM role ARN.
+ *
+ * @example
+ * ```ts
+ * const role: RoleArn = parseRoleArn('arn:aws:iam::111122223333:role/PersonalizeRole')
+ * ```
+ */
 export interface RoleArn {
   readonly arn: string
   readonly partition: string

@@ -17,7 +17,14 @@ import {
 } from '@kms-envelope/core'
 import { RoleKeyAccessDeniedError } from './errors.js'
 
-/** What {@link checkRoleKeyAccess} checks. */
+/**
+ * What {@link checkRoleKeyAccess} checks.
+ *
+ * @example
+ * ```ts
+ * const check: RoleKeyCheck = { client: roleKms, roleArn, key: customerManagedKey(arn), datasetGroupArn, context }
+ * ```
+ */
 export interface RoleKeyCheck {
   /** A KMS client acting as the role (its credentials are the role's). */
   readonly client: KMSClient
