@@ -25,7 +25,14 @@ import {
 } from './protection.js'
 import { assertFaceVector, similarity } from './similarity.js'
 
-/** Options of {@link FaceCollection.create}. */
+/**
+ * Options of {@link FaceCollection.create}.
+ *
+ * @example
+ * ```ts
+ * const options: CreateCollectionOptions = { ...service, collectionId: 'staff', dimension: 128, kmsKeyArn: customerKeyArn }
+ * ```
+ */
 export interface CreateCollectionOptions extends VisionServiceConfig {
   /** Collection id: 1–255 of `[a-zA-Z0-9_.-]`, not starting with `.`. */
   readonly collectionId: string
@@ -35,25 +42,55 @@ export interface CreateCollectionOptions extends VisionServiceConfig {
   readonly kmsKeyArn?: string
 }
 
-/** Options of {@link FaceCollection.open}. */
+/**
+ * Options of {@link FaceCollection.open}.
+ *
+ * @example
+ * ```ts
+ * const faces = await FaceCollection.open({ ...service, collectionId: 'staff', expectedKeyArn: customerKeyArn })
+ * ```
+ */
 export interface OpenCollectionOptions extends VisionServiceConfig {
   readonly collectionId: string
   /** The customer key the collection must use (refused if its metadata names another). */
   readonly expectedKeyArn?: string
 }
 
-/** An indexed face. */
+/**
+ * An indexed face.
+ *
+ * @example
+ * ```ts
+ * const record: FaceRecord = await faces.indexFace(embedding, 'badge-1042') // { faceId: '…uuid…', externalImageId: 'badge-1042' }
+ * ```
+ */
 export interface FaceRecord {
   readonly faceId: string
   readonly externalImageId: string
 }
 
-/** A search result: Rekognition's `FaceMatch` (similarity 0–100). */
+/**
+ * A search result: Rekognition's `FaceMatch` (similarity 0–100).
+ *
+ * @example
+ * ```ts
+ * const [match]: FaceMatch[] = await faces.searchFaces(probe)
+ * if (match && match.similarity > 99) console.log('same person:', match.externalImageId)
+ * ```
+ */
 export interface FaceMatch extends FaceRecord {
   readonly similarity: number
 }
 
-/** Options of {@link FaceCollection.searchFaces}. */
+/**
+ * Options of {@link FaceCollection.searchFaces}.
+ *
+ * @example
+ * ```ts
+ * const options: SearchFacesOptions = { threshold: 95, maxResults: 3 }
+ * await faces.searchFaces(probe, options)
+ * ```
+ */
 export interface SearchFacesOptions {
   /** Lowest similarity (0–100) to return; Rekognition's `FaceMatchThreshold`, default 80. */
   readonly threshold?: number

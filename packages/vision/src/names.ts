@@ -4,7 +4,15 @@
  */
 import { ConfigurationError } from '@kms-envelope/core'
 
-/** The two datasets of a Lookout for Vision project. */
+/**
+ * The two datasets of a Lookout for Vision project.
+ *
+ * @example
+ * ```ts
+ * const dataset: DatasetType = 'test'
+ * await project.importImages('./holdout', { dataset })
+ * ```
+ */
 export type DatasetType = 'train' | 'test'
 
 const PROJECT = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$/

@@ -35,7 +35,14 @@ import {
   type VisionServiceConfig,
 } from './protection.js'
 
-/** Options of {@link VisionProject.create}. */
+/**
+ * Options of {@link VisionProject.create}.
+ *
+ * @example
+ * ```ts
+ * const options: CreateProjectOptions = { ...service, name: 'pcb', kmsKeyArn: customerKeyArn }
+ * ```
+ */
 export interface CreateProjectOptions extends VisionServiceConfig {
   /** Project name: 1–255 of `[a-zA-Z0-9_-]`, starting with a letter or digit. */
   readonly name: string
@@ -46,14 +53,28 @@ export interface CreateProjectOptions extends VisionServiceConfig {
   readonly kmsKeyArn?: string
 }
 
-/** Options of {@link VisionProject.open}. */
+/**
+ * Options of {@link VisionProject.open}.
+ *
+ * @example
+ * ```ts
+ * const project = await VisionProject.open({ ...service, name: 'pcb', expectedKeyArn: customerKeyArn })
+ * ```
+ */
 export interface OpenProjectOptions extends VisionServiceConfig {
   readonly name: string
   /** The customer key the project must use (refused if its metadata names another). */
   readonly expectedKeyArn?: string
 }
 
-/** Progress of {@link VisionProject.importImages}, reported after each image. */
+/**
+ * Progress of {@link VisionProject.importImages}, reported after each image.
+ *
+ * @example
+ * ```ts
+ * const onProgress = (p: ImportProgress) => console.log(`${p.index}/${p.total} ${p.image}: ${p.totalBytes} bytes so far`)
+ * ```
+ */
 export interface ImportProgress {
   readonly dataset: DatasetType
   /** The image just copied. */
@@ -67,7 +88,14 @@ export interface ImportProgress {
   readonly totalBytes: number
 }
 
-/** Options of {@link VisionProject.importImages}. */
+/**
+ * Options of {@link VisionProject.importImages}.
+ *
+ * @example
+ * ```ts
+ * const options: ImportOptions = { dataset: 'test', extensions: ['.png'], label: (image) => (image.includes('scratch') ? 'anomaly' : 'normal') }
+ * ```
+ */
 export interface ImportOptions {
   /** `train` (default) or `test`. */
   readonly dataset?: DatasetType
@@ -78,7 +106,14 @@ export interface ImportOptions {
   readonly onProgress?: (progress: ImportProgress) => void
 }
 
-/** What {@link VisionProject.importImages} did. */
+/**
+ * What {@link VisionProject.importImages} did.
+ *
+ * @example
+ * ```ts
+ * const { images, totalBytes }: ImportResult = await project.importImages('./photos')
+ * ```
+ */
 export interface ImportResult {
   readonly dataset: DatasetType
   /** The manifest entries of the images copied by this call. */
@@ -88,7 +123,14 @@ export interface ImportResult {
   readonly manifest: string
 }
 
-/** A stored model version. */
+/**
+ * A stored model version.
+ *
+ * @example
+ * ```ts
+ * const { version, bytes }: ModelInfo = await project.saveModel(modelBytes)
+ * ```
+ */
 export interface ModelInfo {
   readonly version: number
   /** Storage key of the encrypted model. */

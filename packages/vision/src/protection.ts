@@ -45,7 +45,14 @@ export interface VisionServiceConfig {
   readonly cache?: EnvelopeOptions['cache']
 }
 
-/** The key protecting a project or collection, as recorded in its metadata. */
+/**
+ * The key protecting a project or collection, as recorded in its metadata.
+ *
+ * @example
+ * ```ts
+ * const { keyArn, keyKind }: ProtectionKey = project
+ * ```
+ */
 export interface ProtectionKey {
   /** Key ARN (an alias is resolved at creation). */
   readonly keyArn: string

@@ -41,7 +41,14 @@ export interface VisionStorage {
   deletePrefix(prefix: string): Promise<void>
 }
 
-/** Options of {@link FileStorage}. */
+/**
+ * Options of {@link FileStorage}.
+ *
+ * @example
+ * ```ts
+ * const storage = new FileStorage({ directory: './vision-data' } satisfies FileStorageOptions)
+ * ```
+ */
 export interface FileStorageOptions {
   /** Root directory (created if missing). Objects are files below it, created with mode 0600. */
   readonly directory: string

@@ -14,6 +14,7 @@ import {
   KmsKeyring,
   TamperedCiphertextError,
 } from '@kms-envelope/core'
+import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   FileStorage,
@@ -201,6 +202,40 @@ describe('importImages', () => {
     // anomaly/img-0 was copied before the failure and is listed; nothing after it.
     expect((await project.listImages()).map((e) => e.image)).toEqual(['anomaly/img-0.JPG'])
   })
+  it('streams: the storage receives frame-sized pieces while the source is still being read', async () => {
+    const src = join(w.dir, 'big')
+    mkdirSync(src)
+    const big = randomBytes(3 * 1024 * 1024 + 17)
+    writeFileSync(join(src, 'big.png'), big)
+    const inner = new FileStorage({ directory: join(w.dir, 'storage') })
+    const pieces: number[] = []
+    const storage: VisionStorage = {
+      put: (key, body) => {
+        if (body instanceof Uint8Array) return inner.put(key, body)
+        return inner.put(
+          key,
+          (async function* () {
+            for await (const chunk of body) {
+              pieces.push(chunk.length)
+              yield chunk
+            }
+          })(),
+        )
+      },
+      get: (key) => inner.get(key),
+      getStream: (key) => inner.getStream(key),
+      has: (key) => inner.has(key),
+      list: (prefix) => inner.list(prefix),
+      delete: (key) => inner.delete(key),
+      deletePrefix: (prefix) => inner.deletePrefix(prefix),
+    }
+    const project = await VisionProject.create({ ...w.config, storage, name: 'pcb' })
+    await project.importImages(src)
+    // 3 MiB in 256 KiB frames: many pieces, none larger than a frame plus its header/tag.
+    expect(pieces.length).toBeGreaterThanOrEqual(12)
+    expect(Math.max(...pieces)).toBeLessThan(256 * 1024 + 4096)
+    expect(Buffer.from(await project.readImage('big.png')).equals(big)).toBe(true)
+  })
 })
 
 describe('manifest and models', () => {
@@ -251,6 +286,18 @@ describe('manifest and models', () => {
     expect(Buffer.concat(chunks).equals(model)).toBe(true)
     await expect(project.loadModel(3)).rejects.toBeInstanceOf(VisionNotFoundError)
     await expect(project.loadModel(0)).rejects.toBeInstanceOf(ConfigurationError)
+  })
+  it('property: any chunking of any model bytes round-trips', async () => {
+    const project = await VisionProject.create({ ...w.config, name: 'prop' })
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 2000 }), { maxLength: 6 }), async (chunks) => {
+        const { version, bytes } = await project.saveModel(Readable.from(chunks.map((c) => Buffer.from(c))))
+        const expected = Buffer.concat(chunks)
+        expect(bytes).toBe(expected.length)
+        expect(Buffer.from(await project.loadModel(version)).equals(expected)).toBe(true)
+      }),
+      { numRuns: 25 },
+    )
   })
 })
 
