@@ -8,7 +8,8 @@ import { type EncryptedDataKey, type EncryptionContext, WrappingType } from '../
 /** What {@link inspect} reveals about a message without any key. Nothing here is authenticated yet. */
 export interface MessageInfo {
   readonly version: number
-  readonly suite: 'AES-256-GCM/HKDF-SHA256/commit'
+  /** The algorithm suite (docs/FORMAT.md section 2): AES-256-GCM, XAES-256-GCM's CMAC KDF, HKDF-SHA-256 commitment. */
+  readonly suite: 'AES-256-GCM/CMAC-KDF/commit'
   readonly framed: boolean
   /** Plaintext bytes per frame (framed messages), else 0. */
   readonly frameLength: number
@@ -17,6 +18,8 @@ export interface MessageInfo {
     type: 'aws-kms' | 'scope-key'
     keyId: string
     blobLength: number
+    /** Scope-key entries: the scope key version the message uses (undefined if the reference is malformed). */
+    version?: number | undefined
   }>
   readonly headerLength: number
 }
@@ -48,7 +51,7 @@ export function inspect(message: Uint8Array): MessageInfo {
   const h = readHeader(message)
   return {
     version: h.version,
-    suite: 'AES-256-GCM/HKDF-SHA256/commit',
+    suite: 'AES-256-GCM/CMAC-KDF/commit',
     framed: h.contentType === ContentType.Framed,
     frameLength: h.frameLength,
     context: h.context,
