@@ -8,8 +8,12 @@ import { ConfigurationError } from '@kms-envelope/core'
 export const DOMAIN_CONTEXT_KEY = 'customer-profiles:domain'
 /** Message encryption-context key naming the object type. */
 export const OBJECT_TYPE_CONTEXT_KEY = 'customer-profiles:object-type'
-/** Message encryption-context key naming the object id (binds a ciphertext to its slot in the store). */
-export const OBJECT_ID_CONTEXT_KEY = 'customer-profiles:object-id'
+/**
+ * Field of the encrypted payload naming the object id: it binds a ciphertext to its slot in the store.
+ * Inside the (authenticated) plaintext rather than in the encryption context, because core caches data
+ * keys per context: a context per object would cost one KMS call per object.
+ */
+export const OBJECT_ID_FIELD = 'customer-profiles:object-id'
 
 const DOMAIN_NAME = /^[a-zA-Z0-9_-]{1,64}$/
 const OBJECT_TYPE = /^[a-zA-Z_][a-zA-Z0-9_-]{0,55}$/
@@ -140,23 +144,19 @@ export function objectTypeOfScope(domainName: string, scopeId: string, generatio
 }
 
 /**
- * The encryption context bound to one stored object (authenticated with the ciphertext).
+ * The encryption context bound to the objects of one object type of one domain (authenticated with each
+ * ciphertext; one cached data key serves them all).
  *
  * @example
  * ```ts
  * import { objectContext } from '@kms-envelope/customer-profiles'
- * objectContext('retail-eu', '_order', 'order-1001')
- * // { 'customer-profiles:domain': 'retail-eu', 'customer-profiles:object-type': '_order', 'customer-profiles:object-id': 'order-1001' }
+ * objectContext('retail-eu', '_order')
+ * // { 'customer-profiles:domain': 'retail-eu', 'customer-profiles:object-type': '_order' }
  * ```
  */
-export function objectContext(
-  domainName: string,
-  objectType: string,
-  objectId: string,
-): Record<string, string> {
+export function objectContext(domainName: string, objectType: string): Record<string, string> {
   return {
     [DOMAIN_CONTEXT_KEY]: assertDomainName(domainName),
     [OBJECT_TYPE_CONTEXT_KEY]: assertObjectType(objectType),
-    [OBJECT_ID_CONTEXT_KEY]: assertObjectId(objectId),
   }
 }

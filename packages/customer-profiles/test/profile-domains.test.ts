@@ -68,6 +68,17 @@ describe('createDomain and objects', () => {
     }
   })
 
+  it('one KMS call per scope key, not per object: data keys are cached per (domain, object type)', async () => {
+    const keyArn = await w.newKey()
+    await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer })
+    const retail = await w.domains.domain('retail-eu')
+    for (let i = 0; i < 50; i++) await retail.putObject('_profile', `p-${i}`, { i })
+    for (let i = 0; i < 50; i++) expect(await retail.getObject('_profile', `p-${i}`)).toEqual({ i })
+    const calls = w.kms.engine.auditLog().filter((e) => e.userIdentity.arn === SERVICE_ROLE)
+    expect(calls.filter((e) => e.eventName === 'GenerateDataKey').length).toBe(1)
+    expect(calls.filter((e) => e.eventName === 'Decrypt').length).toBeLessThanOrEqual(1)
+  })
+
   it('the grant is bound to the domain: the service cannot use it for another domain context', async () => {
     const keyArn = await w.newKey()
     await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer })

@@ -1,0 +1,111 @@
+/**
+ * Amazon Connect Customer Profiles style: each domain's data under the customer's own KMS key (CMK), used
+ * by the service only through a KMS grant it creates; an object type with its own key; a key switch on
+ * existing data (the old key is then not needed); and what happens when the customer revokes the grant.
+ *
+ * Two accounts in one local KMS: the customer (111122223333) owns the keys; the service role
+ * (444455556666) has no key-policy access to them, only the grants.
+ *
+ * Run: `npx tsx examples/customer-profiles.ts` (or `npx -y pnpm@10 demo` for every example).
+ */
+import { CreateKeyCommand, DisableKeyCommand, RevokeGrantCommand } from '@aws-sdk/client-kms'
+import { KeyAccessDeniedError } from '@kms-envelope/core'
+import { ProfileDomains } from '@kms-envelope/customer-profiles'
+import { LocalKms } from '@kms-envelope/local-kms'
+import { isMain } from './is-main.js'
+
+const SERVICE_ROLE = 'arn:aws:iam::444455556666:role/profiles-service'
+
+export async function main(log: (line: string) => void = console.log): Promise<void> {
+  const kms = await LocalKms.create()
+  try {
+    await kms.engine.createAccount('444455556666', 'service')
+    await kms.engine.addAccessKey({
+      principalArn: SERVICE_ROLE,
+      accessKeyId: 'svc',
+      secretAccessKey: 'svc-secret',
+    })
+    const customer = kms.client() // the customer's account root: owns the keys
+    const service = kms.client({ accessKeyId: 'svc', secretAccessKey: 'svc-secret', maxAttempts: 1 })
+    const newKey = async (Description: string) =>
+      (await customer.send(new CreateKeyCommand({ Description }))).KeyMetadata!.Arn!
+    const short = (arn: string) => `…${arn.slice(-12)}`
+    const serviceCalls = () => {
+      const counts: Record<string, number> = {}
+      for (const e of kms.engine.auditLog()) {
+        if (e.userIdentity.arn === SERVICE_ROLE) counts[e.eventName] = (counts[e.eventName] ?? 0) + 1
+      }
+      return JSON.stringify(counts)
+    }
+
+    // 1. The customer creates two keys; the service creates the domain with them. The customer's own
+    //    credentials (customerKms) describe the keys and create the grants, as the CreateDomain caller does in AWS.
+    const domainKey = await newKey('retail profiles')
+    const ordersKey = await newKey('retail orders')
+    const domains = new ProfileDomains({
+      kms: service,
+      servicePrincipal: SERVICE_ROLE,
+      actor: 'profiles-service',
+    })
+    const created = await domains.createDomain({
+      domainName: 'retail-eu',
+      defaultKeyArn: domainKey,
+      objectTypeKeys: { _order: ordersKey },
+      customerKms: customer,
+    })
+    log(`domain retail-eu: default key ${short(domainKey)}, _order key ${short(ordersKey)}`)
+    for (const g of created.grants) {
+      log(
+        `  grant ${g.grantId.slice(0, 12)}… on ${short(g.keyArn)} to ${SERVICE_ROLE}: Decrypt, GenerateDataKey*, ReEncrypt* where context ⊇ {customer-profiles:domain: retail-eu} (+ a DescribeKey grant)`,
+      )
+    }
+
+    // 2. Profiles and orders: JSON, encrypted with context {domain, object type, object id}.
+    const retail = await domains.domain('retail-eu')
+    for (let i = 0; i < 100; i++) {
+      await retail.putObject('_profile', `p-${i}`, { firstName: `Customer ${i}`, email: `c${i}@example.com` })
+    }
+    for (let i = 0; i < 20; i++)
+      await retail.putObject('_order', `o-${i}`, { total: 10 + i, profile: `p-${i}` })
+    const p7 = await retail.getObject<{ email: string }>('_profile', 'p-7')
+    log(
+      `stored 100 profiles and 20 orders; p-7 reads back: ${p7?.email}; service KMS calls: ${serviceCalls()}`,
+    )
+
+    // 3. The customer switches the domain's key: scope keys are re-wrapped with ReEncrypt, the data is untouched.
+    const replacement = await newKey('retail profiles 2026')
+    const switched = await domains.switchKey({
+      domainName: 'retail-eu',
+      keyArn: replacement,
+      customerKms: customer,
+    })
+    const versions = switched.scopes.reduce((n, s) => n + s.rewrapped.length, 0)
+    log(
+      `switched default key ${short(switched.fromKeyArn)} -> ${short(switched.toKeyArn)}: ${versions} scope key version(s) re-wrapped, ${switched.retiredGrantIds.length} old grants retired; _order keeps ${short(ordersKey)}`,
+    )
+    await customer.send(new DisableKeyCommand({ KeyId: domainKey }))
+    await retail.purge() // forget cached keys: the next reads ask KMS
+    let readable = 0
+    for (let i = 0; i < 100; i++) if (await retail.getObject('_profile', `p-${i}`)) readable++
+    log(`old key disabled: ${readable}/100 profiles still readable (the old key is no longer needed)`)
+    log(`service KMS calls so far: ${serviceCalls()}`)
+
+    // 4. The customer revokes the service's grant on the new key: the profiles become unreadable.
+    const grant = (await domains.describeDomain('retail-eu')).grants.find((g) => g.keyArn === replacement)!
+    await customer.send(new RevokeGrantCommand({ KeyId: replacement, GrantId: grant.grantId }))
+    await retail.purge()
+    try {
+      await retail.getObject('_profile', 'p-7')
+      throw new Error('expected the read to fail')
+    } catch (err) {
+      if (!(err instanceof KeyAccessDeniedError)) throw err
+      log(`grant revoked -> ${err.name} ${err.code}: ${err.message.slice(0, 260)}…`)
+    }
+    const order = await retail.getObject<{ total: number }>('_order', 'o-3')
+    log(`orders are under their own key and grant: o-3 still reads (total ${order?.total})`)
+  } finally {
+    await kms.close()
+  }
+}
+
+if (isMain(import.meta.url)) await main()
