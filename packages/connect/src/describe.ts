@@ -62,7 +62,7 @@ export function describeProtection(message: Uint8Array): Protection {
     headerLength: info.headerLength,
     keys: info.encryptedDataKeys.map((k) =>
       k.type === 'scope-key'
-        ? { type: 'scope-key' as const, scope: k.keyId, version: (k as { version?: number }).version }
+        ? { type: 'scope-key' as const, scope: k.keyId, version: k.version }
         : { type: 'aws-kms' as const, keyId: k.keyId },
     ),
   }
