@@ -275,6 +275,7 @@ export class VisionProject {
     const labelOf = options.label ?? defaultLabel
     const imported: ManifestEntry[] = []
     let totalBytes = 0
+    let failure: { error: unknown } | undefined
     try {
       for (const [i, { file, image }] of sources.entries()) {
         const entry = await this.#copyImage(file, image, dataset, labelOf(image))
@@ -289,10 +290,19 @@ export class VisionProject {
           totalBytes,
         })
       }
-    } finally {
-      // The copies made so far are listed even when a later image failed.
-      if (imported.length > 0) await this.#mergeManifest(dataset, imported)
+    } catch (error) {
+      failure = { error }
     }
+    // The copies made so far are listed even when a later image failed.
+    if (imported.length > 0) {
+      try {
+        await this.#mergeManifest(dataset, imported)
+      } catch (error) {
+        // The first failure is the one to report (a KMS outage would fail both).
+        failure ??= { error }
+      }
+    }
+    if (failure) throw failure.error
     return { dataset, images: imported, totalBytes, manifest: this.#manifestKey(dataset) }
   }
 

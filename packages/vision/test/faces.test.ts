@@ -80,6 +80,7 @@ describe('FaceCollection', () => {
     const ct = readFileSync(facePath('staff', a.faceId))
     writeFileSync(facePath('staff', b.faceId), ct) // a's record under b's id
     await expect(faces.getFace(b.faceId)).rejects.toBeInstanceOf(EncryptionContextMismatchError)
+    await faces.deleteFace(b.faceId)
     ct[ct.length - 20]! ^= 0x40
     writeFileSync(facePath('staff', a.faceId), ct)
     await expect(faces.getFace(a.faceId)).rejects.toBeInstanceOf(TamperedCiphertextError)

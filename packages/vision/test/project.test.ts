@@ -310,6 +310,8 @@ describe('reading back', () => {
     await w.customer.send(new DisableKeyCommand({ KeyId: w.customerKeyArn }))
     const [name] = files.keys()
     await expect(reader.readImage(name!)).rejects.toBeInstanceOf(KeyDisabledError)
+    await expect(reader.importImages(dir, { dataset: 'test' })).rejects.toBeInstanceOf(KeyDisabledError)
+    await expect(reader.saveModel(new Uint8Array(8))).rejects.toBeInstanceOf(KeyDisabledError)
     await expect(reader.listImages()).rejects.toBeInstanceOf(KeyDisabledError)
     await expect(VisionProject.open({ ...w.config, name: 'pcb' })).rejects.toBeInstanceOf(KeyDisabledError)
   })
