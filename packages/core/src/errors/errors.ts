@@ -107,15 +107,23 @@ export class InvalidEncryptionContextError extends KmsEnvelopeError {
 export class KeyAccessDeniedError extends KmsEnvelopeError {
   readonly keyId: string | undefined
   readonly operation: string | undefined
-  constructor(keyId: string | undefined, operation: string | undefined, options?: { cause?: unknown }) {
+  /** The principal that was refused (e.g. a role ARN), when the caller knows it. */
+  readonly principal: string | undefined
+  constructor(
+    keyId: string | undefined,
+    operation: string | undefined,
+    options?: { cause?: unknown; principal?: string | undefined },
+  ) {
+    const who = options?.principal
     super(
       'ERR_KEY_ACCESS_DENIED',
-      `Access denied to KMS key ${keyId ?? '(unknown)'}${operation ? ` for kms:${operation}` : ''}.`,
-      `Allow kms:${operation ?? '<operation>'} for this principal in the key policy or IAM, or create a grant for it (and pass its grant token until the grant is consistent); if the data was protected by a grant that was revoked or retired, it stays unreadable until a new grant exists.`,
+      `Access denied to KMS key ${keyId ?? '(unknown)'}${operation ? ` for kms:${operation}` : ''}${who ? ` as ${who}` : ''}.`,
+      `Allow kms:${operation ?? '<operation>'} for ${who ?? 'this principal'} in the key policy or IAM, or create a grant for it (and pass its grant token until the grant is consistent); if the data was protected by a grant that was revoked or retired, it stays unreadable until a new grant exists.`,
       options,
     )
     this.keyId = keyId
     this.operation = operation
+    this.principal = who
   }
 }
 

@@ -19,6 +19,8 @@ import {
 export interface KmsCallInfo {
   readonly operation: string
   readonly keyId?: string | undefined
+  /** Who made the call (e.g. a role ARN), named in access-denied errors when known. */
+  readonly principal?: string | undefined
 }
 
 const THROTTLED = new Set([
@@ -114,15 +116,15 @@ function mapByName(
   call: KmsCallInfo,
   cause: unknown,
 ): KmsEnvelopeError | undefined {
-  const { operation, keyId } = call
+  const { operation, keyId, principal } = call
   const message = typeof err.message === 'string' ? err.message : ''
   switch (name) {
     case 'AccessDeniedException':
     case 'AccessDenied':
-      return new KeyAccessDeniedError(keyId, operation, { cause })
+      return new KeyAccessDeniedError(keyId, operation, { cause, principal })
     case 'InvalidGrantTokenException':
     case 'InvalidGrantIdException': {
-      const denied = new KeyAccessDeniedError(keyId, operation, { cause })
+      const denied = new KeyAccessDeniedError(keyId, operation, { cause, principal })
       denied.message = `The grant ${name === 'InvalidGrantIdException' ? 'id' : 'token'} was rejected by KMS (malformed, expired, or for another key). ${denied.message}`
       return denied
     }

@@ -224,6 +224,18 @@ describe('mapKmsError', () => {
     expect(mapKmsError(err2, call)).toBeInstanceOf(KeyNotFoundError)
   })
 
+  it('names the refused principal when the caller knows it', () => {
+    const role = 'arn:aws:iam::111122223333:role/PersonalizeRole'
+    const mapped = mapKmsError(unmodeled('AccessDeniedException'), { ...call, principal: role })
+    expect(mapped).toBeInstanceOf(KeyAccessDeniedError)
+    expect((mapped as KeyAccessDeniedError).principal).toBe(role)
+    expect(mapped.message).toContain(`kms:Decrypt as ${role}`)
+    expect(mapped.remedy).toContain(`Allow kms:Decrypt for ${role}`)
+    const anonymous = mapKmsError(unmodeled('AccessDeniedException'), call) as KeyAccessDeniedError
+    expect(anonymous.principal).toBeUndefined()
+    expect(anonymous.remedy).toContain('for this principal')
+  })
+
   it('an already mapped error passes through unchanged', () => {
     const mine = new KeyNotFoundError(ARN)
     expect(mapKmsError(mine, call)).toBe(mine)
