@@ -46,7 +46,7 @@ export class RoleKeyAccessDeniedError extends KeyAccessDeniedError {
     datasetGroupArn: string,
     options?: { cause?: unknown },
   ) {
-    super(keyId, operation, options)
+    super(keyId, operation, { ...options, principal: roleArn })
     this.roleArn = roleArn
     this.datasetGroupArn = datasetGroupArn
     this.remedy = `Add a statement to the key policy of ${keyId ?? 'the key'} allowing ${ROLE_KEY_PERMISSIONS.join(', ')} for principal ${roleArn} (Amazon Personalize needs them for dataset groups), then retry.`
