@@ -18,8 +18,11 @@ export function explainKeyError(err: unknown, record: DomainRecord): unknown {
     const keyId = err.keyId
     const grant = keyId === undefined ? undefined : record.grants[keyId]
     const explained = new KeyAccessDeniedError(keyId, err.operation, { cause: err })
+    const describe = err.operation === 'DescribeKey'
+    const grantId = describe ? grant?.describeGrantId : grant?.grantId
+    const name = `customer-profiles-${record.domainName}${describe ? '-describe' : ''}`
     explained.message = grant
-      ? `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on customer managed key ${keyId} to the service, which uses it only through grant ${grant.grantId} (name customer-profiles-${record.domainName}); that grant was revoked or retired, or the key policy denies the service. The domain's data under this key is unreadable until the customer creates a new grant. ${err.message}`
+      ? `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on customer managed key ${keyId} to the service, which uses it only through grant ${grantId} (name ${name}); that grant was revoked or retired, or the key policy denies the service. The domain's data under this key is unreadable until the customer creates a new grant. ${err.message}`
       : `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on ${keyId ?? 'the key'}, for which the domain holds no grant. ${err.message}`
     return explained
   }

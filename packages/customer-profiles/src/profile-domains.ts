@@ -242,6 +242,7 @@ export class ProfileDomains {
       objectTypeKeys[type] = (await validateCustomerKey(creator, arn, check)).arn
 
     const grants: Record<string, DomainGrant> = {}
+    let written = false
     try {
       for (const keyArn of new Set([defaultKeyArn, ...Object.values(objectTypeKeys)])) {
         grants[keyArn] = await createDomainGrants({
@@ -263,7 +264,8 @@ export class ProfileDomains {
         revision: 1,
       }
       // Postcondition: this call created the domain.
-      if (!(await this.#store.putDomain(record, undefined))) {
+      written = await this.#store.putDomain(record, undefined)
+      if (!written) {
         throw new ConfigurationError(
           `Domain "${domainName}" was created concurrently.`,
           'Use the existing domain.',
@@ -276,6 +278,8 @@ export class ProfileDomains {
       }
       return info(record)
     } catch (err) {
+      // Undo: no half-created domain, no grant left behind.
+      if (written) await this.#store.deleteDomain(domainName).catch(() => undefined)
       for (const grant of Object.values(grants))
         await retireDomainGrants(this.#kms, grant).catch(() => undefined)
       throw err

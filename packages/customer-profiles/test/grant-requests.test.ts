@@ -133,6 +133,27 @@ describe('grant requests', () => {
     ])
   })
 
+  it('a failure after the grants exist undoes everything: grants retired, no domain recorded', async () => {
+    const { customerKms, serviceKms, service } = mocks()
+    service.on(DescribeKeyCommand).rejects(Object.assign(new Error('boom'), { name: 'KMSInternalException' }))
+    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    await expect(
+      domains.createDomain({
+        domainName: 'retail-eu',
+        defaultKeyArn: KEY,
+        objectTypeKeys: { _order: ORDERS_KEY },
+        customerKms,
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_KMS_UNAVAILABLE' })
+    expect(service.commandCalls(RetireGrantCommand).map((c) => c.args[0].input.GrantId)).toEqual([
+      'grant-1',
+      'grant-2',
+      'grant-3',
+      'grant-4',
+    ])
+    await expect(domains.describeDomain('retail-eu')).rejects.toMatchObject({ code: 'ERR_CONFIGURATION' })
+  })
+
   it('refuses an AWS managed key (KeyManager AWS) before creating any grant', async () => {
     const { customerKms, serviceKms, customer } = mocks()
     customer

@@ -407,6 +407,25 @@ describe('switchKey', () => {
     for (const type of ['_a', '_b', '_c']) expect(await retail.getObject(type, 'x')).toEqual({ type })
   })
 
+  it('a revoked DescribeKey grant blocks a switch, with an error naming that grant', async () => {
+    const domainKey = await w.newKey('domain')
+    const ordersKey = await w.newKey('orders')
+    const created = await w.domains.createDomain({
+      domainName: 'retail-eu',
+      defaultKeyArn: domainKey,
+      objectTypeKeys: { _order: ordersKey },
+      customerKms: w.customer,
+    })
+    const describeGrant = created.grants.find((g) => g.keyArn === ordersKey)!.describeGrantId
+    await w.customer.send(new RevokeGrantCommand({ KeyId: ordersKey, GrantId: describeGrant }))
+    const err = await w.domains
+      .switchKey({ domainName: 'retail-eu', objectType: '_case', keyArn: ordersKey, customerKms: w.customer })
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(KeyAccessDeniedError)
+    expect((err as KeyAccessDeniedError).operation).toBe('DescribeKey')
+    expect((err as Error).message).toContain(describeGrant)
+  })
+
   it('a switch to an unusable key fails before anything changes', async () => {
     const oldKey = await w.newKey('old')
     await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: oldKey, customerKms: w.customer })
