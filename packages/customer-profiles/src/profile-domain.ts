@@ -1,4 +1,10 @@
-import { EncryptionContextMismatchError, type Envelope, InvalidKeyError } from '@kms-envelope/core'
+import {
+  EncryptionContextMismatchError,
+  type Envelope,
+  InvalidKeyError,
+  KeyAccessDeniedError,
+  KeyDisabledError,
+} from '@kms-envelope/core'
 import { explainKeyError } from './grant-errors.js'
 import { assertObjectId, assertObjectType, OBJECT_ID_FIELD, objectContext } from './names.js'
 import type { DomainRecord, ProfileStore } from './profile-store.js'
@@ -142,15 +148,25 @@ export class ProfileDomain {
     ;(await this.#source.current()).envelope.purge()
   }
 
-  /** Run `op`; a key this process does not trust yet (another process switched keys) reloads the domain once. */
+  /**
+   * Run `op`. A refusal that a newer domain record may explain (a wrapping key this process does not trust
+   * yet, or a key or grant it no longer should use: another process switched keys) reloads the domain
+   * once and, if the record changed, retries.
+   */
   async #run<R>(op: (rt: DomainRuntime) => Promise<R>): Promise<R> {
     let rt = await this.#source.current()
     try {
       try {
         return await op(rt)
       } catch (err) {
-        if (!(err instanceof InvalidKeyError && err.reason === 'NOT_ALLOWED')) throw err
+        const stale =
+          (err instanceof InvalidKeyError && err.reason === 'NOT_ALLOWED') ||
+          err instanceof KeyAccessDeniedError ||
+          err instanceof KeyDisabledError
+        if (!stale) throw err
+        const before = rt.record.revision
         rt = await this.#source.reload()
+        if (rt.record.revision === before) throw err
         return await op(rt)
       }
     } catch (err) {

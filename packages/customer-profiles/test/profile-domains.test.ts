@@ -460,6 +460,25 @@ describe('switchKey', () => {
     await w.domains.switchKey({ domainName: 'retail-eu', keyArn: newKey, customerKms: w.customer })
     expect(await otherRetail.getObject('_profile', 'p-1')).toEqual(profile)
   })
+
+  it('a process with a stale record writing a new object type moves to the new key on the first refusal', async () => {
+    const oldKey = await w.newKey('old')
+    const newKey = await w.newKey('new')
+    await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: oldKey, customerKms: w.customer })
+    const { ProfileDomains } = await import('../src/index.js')
+    const other = new ProfileDomains({
+      kms: w.service,
+      servicePrincipal: SERVICE_ROLE,
+      store: w.store,
+      keyStore: w.keyStore,
+    })
+    const otherRetail = await other.domain('retail-eu')
+    await w.domains.switchKey({ domainName: 'retail-eu', keyArn: newKey, customerKms: w.customer })
+    // The old grant is retired: the stale process's GenerateDataKey under the old key is denied, it reloads.
+    await otherRetail.putObject('_case', 'c-1', { note: 'late' })
+    expect(await wrappingKeys('retail-eu/_case')).toEqual([newKey])
+    expect(await (await w.domains.domain('retail-eu')).getObject('_case', 'c-1')).toEqual({ note: 'late' })
+  })
 })
 
 describe('deleteDomain', () => {
