@@ -13,6 +13,8 @@ export default defineConfig({
       '@kms-envelope/customer-profiles': src('customer-profiles'),
       '@kms-envelope/personalize': src('personalize'),
       '@kms-envelope/vision': src('vision'),
+      '@kms-envelope/cli': src('cli'),
+      '@kms-envelope/esdk-interop': src('esdk-interop'),
     },
   },
   test: {
