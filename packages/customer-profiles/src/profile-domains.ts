@@ -278,10 +278,17 @@ export class ProfileDomains {
       }
       return info(record)
     } catch (err) {
-      // Undo: no half-created domain, no grant left behind.
+      // Undo: no half-created domain, no grant left behind. CreateGrant is idempotent by name, so a
+      // concurrent creator of the same domain may hold the very same grants: those are left alone.
       if (written) await this.#store.deleteDomain(domainName).catch(() => undefined)
-      for (const grant of Object.values(grants))
+      const winner = written ? undefined : await this.#store.getDomain(domainName).catch(() => undefined)
+      const theirs = new Set(
+        Object.values(winner?.grants ?? {}).flatMap((g) => [g.grantId, g.describeGrantId]),
+      )
+      for (const grant of Object.values(grants)) {
+        if (theirs.has(grant.grantId) || theirs.has(grant.describeGrantId)) continue
         await retireDomainGrants(this.#kms, grant).catch(() => undefined)
+      }
       throw err
     }
   }

@@ -172,6 +172,29 @@ describe('createDomain and objects', () => {
     expect((err as KeyAccessDeniedError).keyId).toBe(keyArn)
   })
 
+  it('two processes creating the same domain at once: one wins, and its grants survive', async () => {
+    const keyArn = await w.newKey()
+    const { ProfileDomains } = await import('../src/index.js')
+    const other = new ProfileDomains({
+      kms: w.service,
+      servicePrincipal: SERVICE_ROLE,
+      store: w.store,
+      keyStore: w.keyStore,
+    })
+    const results = await Promise.allSettled([
+      w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer }),
+      other.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer }),
+    ])
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1)
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
+    expect(lost.reason).toBeInstanceOf(ConfigurationError)
+    expect((await w.serviceGrants(keyArn)).length).toBe(2)
+    const retail = await w.domains.domain('retail-eu')
+    await retail.putObject('_profile', 'p-1', profile)
+    await retail.purge()
+    expect(await retail.getObject('_profile', 'p-1')).toEqual(profile)
+  })
+
   it('refuses a second domain with the same name', async () => {
     const keyArn = await w.newKey()
     await w.domains.createDomain({ domainName: 'd1', defaultKeyArn: keyArn, customerKms: w.customer })
