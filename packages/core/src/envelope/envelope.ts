@@ -17,7 +17,7 @@ import {
   MAX_FRAME_LENGTH,
   Suite,
 } from '../format/constants.js'
-import { ContextMemo, type EncodedPair } from '../format/context.js'
+import { ContextMemo } from '../format/context.js'
 import type { MessageHeader } from '../format/header.js'
 import { HeaderMemo } from '../format/header-memo.js'
 import type { EncryptedDataKey, EncryptionContext, Keyring } from '../keyring/types.js'
@@ -148,12 +148,12 @@ export class Envelope {
       )
     }
     const { pairs, context, id } = this.#contexts.canonical(options.context)
-    const lease = await this.#cache.acquireEncrypt(this.#partition(id), plaintext.length, () =>
-      this.#generate(context, pairs),
+    const lease = await this.#cache.acquireEncrypt(this.#partition(context, id), plaintext.length, () =>
+      this.#generate(context),
     )
     try {
       const material = usable(lease)
-      return sealSingle(material.messageKeys, material.singleHeaderPrefix!, plaintext)
+      return sealSingle(material.messageKeys, material.singlePrefix(id, pairs), plaintext)
     } finally {
       lease.release()
     }
@@ -192,7 +192,7 @@ export class Envelope {
     }
     const header = readHeader(message, this.#headers)
     assertExpectedContext(header.context, options.expectedContext)
-    const lease = await this.#cache.acquireDecrypt(header.keyIdentity, () => this.#unwrap(header))
+    const lease = await this.#cache.acquireDecrypt(this.#identity(header), () => this.#unwrap(header))
     try {
       const material = usable(lease)
       checkCommitment(material, header)
@@ -230,15 +230,15 @@ export class Envelope {
     const { pairs, context, id } = this.#contexts.canonical(options.context)
     const length = options.plaintextLength
     return new EncryptStream(frameLength, async () => {
-      const load = () => this.#generate(context, pairs)
+      const load = () => this.#generate(context)
       const lease =
         length === undefined
           ? await this.#uncached.acquireEncrypt('', 0, load)
-          : await this.#cache.acquireEncrypt(this.#partition(id), length, load)
+          : await this.#cache.acquireEncrypt(this.#partition(context, id), length, load)
       try {
         const material = usable(lease)
         const nonce = randomNonce()
-        const header = Buffer.concat([material.headerPrefix(ContentType.Framed, frameLength), nonce])
+        const header = Buffer.concat([material.headerPrefix(pairs, ContentType.Framed, frameLength), nonce])
         return { header, nonce, messageKey: material.messageKeys.derive(nonce) }
       } finally {
         lease.release()
@@ -258,7 +258,7 @@ export class Envelope {
   decryptStream(options: DecryptOptions = {}): DecryptStream {
     return new DecryptStream(async (header) => {
       assertExpectedContext(header.context, options.expectedContext)
-      const lease = await this.#cache.acquireDecrypt(header.keyIdentity, () => this.#unwrap(header))
+      const lease = await this.#cache.acquireDecrypt(this.#identity(header), () => this.#unwrap(header))
       try {
         const material = usable(lease)
         checkCommitment(material, header)
@@ -292,11 +292,24 @@ export class Envelope {
     this.#cache.purge()
   }
 
-  #partition(contextId: string): string {
-    return `${this.#keyring.partition}\u0000${contextId}`
+  /**
+   * Encrypt-side cache key: the keyring's partition and the canonical context, or only the part of the context
+   * the keyring's data keys depend on (`Keyring.dataKeyScope`, e.g. the scope of a scope keyring).
+   */
+  #partition(context: EncryptionContext, contextId: string): string {
+    const scope = this.#keyring.dataKeyScope?.(context)
+    return scope === undefined
+      ? `${this.#keyring.partition}\u0000${contextId}`
+      : `${this.#keyring.partition}\u0001${scope}`
   }
 
-  async #generate(context: EncryptionContext, pairs: readonly EncodedPair[]) {
+  /** Decrypt-side cache key: wrapped keys, commitment and context, or the context's data-key scope instead. */
+  #identity(header: MessageHeader): string {
+    const scope = this.#keyring.dataKeyScope?.(header.context)
+    return scope === undefined ? header.keyIdentity : `\u0001${scope}\u0000${header.dataKeyIdentity}`
+  }
+
+  async #generate(context: EncryptionContext) {
     const generated = await this.#keyring.generateDataKey(context)
     // Postcondition: the keyring returned a 32-byte key and at least one wrapped copy.
     if (generated.plaintextKey?.length !== DATA_KEY_LENGTH || generated.encryptedDataKeys.length === 0) {
@@ -308,7 +321,7 @@ export class Envelope {
       )
     }
     return {
-      value: new DataKeyMaterial(SUITE, generated.plaintextKey, generated.encryptedDataKeys, pairs),
+      value: new DataKeyMaterial(SUITE, generated.plaintextKey, generated.encryptedDataKeys),
       notAfter: generated.notAfter,
     }
   }
@@ -321,7 +334,7 @@ export class Envelope {
       throw new TamperedCiphertextError('The wrapped data key did not decrypt to 32 bytes.')
     }
     return {
-      value: new DataKeyMaterial(header.suite, decrypted.plaintextKey, header.encryptedDataKeys, undefined),
+      value: new DataKeyMaterial(header.suite, decrypted.plaintextKey, header.encryptedDataKeys),
     }
   }
 }

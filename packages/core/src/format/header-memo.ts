@@ -70,6 +70,7 @@ function instantiate(message: Uint8Array, t: MessageHeader): MessageHeader {
     encryptedDataKeys: t.encryptedDataKeys,
     commitment: t.commitment,
     keyIdentity: t.keyIdentity,
+    dataKeyIdentity: t.dataKeyIdentity,
     nonce: message.subarray(length - NONCE_LENGTH, length),
     bytes: message.subarray(0, length),
   }

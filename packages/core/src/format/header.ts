@@ -34,6 +34,11 @@ export interface MessageHeader {
    * latin1 string: the decrypt-side cache key. Same for every message under one data key and context.
    */
   readonly keyIdentity: string
+  /**
+   * Like `keyIdentity` but without the context (suite, wrapped keys, commitment): the decrypt-side cache key
+   * for keyrings whose data keys do not depend on the whole context (scope keys, see `Keyring.dataKeyScope`).
+   */
+  readonly dataKeyIdentity: string
 }
 
 /** Thrown internally when the bytes end inside the header; streaming decryption waits for more. */
@@ -226,6 +231,7 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
     context[key] = value
   }
 
+  const edkStart = o
   let edkCount: number
   ;[edkCount, o] = varint(o, 'encrypted data key count')
   // Precondition: 1..MAX_ENCRYPTED_DATA_KEYS wrapped keys.
@@ -258,6 +264,7 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
   const keyIdentity =
     String.fromCharCode(suite) +
     Buffer.from(bytes.buffer, bytes.byteOffset + identityStart, o - identityStart).toString('latin1')
+  const dataKeyIdentity = String.fromCharCode(suite) + keyIdentity.slice(1 + edkStart - identityStart)
   const nonce = Uint8Array.prototype.slice.call(bytes, o, o + NONCE_LENGTH)
   o += NONCE_LENGTH
 
@@ -272,5 +279,6 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
     nonce,
     bytes: Uint8Array.prototype.slice.call(bytes, 0, o),
     keyIdentity,
+    dataKeyIdentity,
   }
 }

@@ -90,6 +90,14 @@ export class ScopeKeyring implements Keyring {
     )
   }
 
+  /**
+   * The scope a context selects: the data key depends on nothing else, so the envelope caches one key per
+   * scope however many distinct contexts (e.g. per contact) are encrypted under it.
+   */
+  dataKeyScope(context: EncryptionContext): string {
+    return this.#scopeOf(context)
+  }
+
   #scopeOf(context: EncryptionContext): string {
     if (this.#scopeId !== undefined) return this.#scopeId
     const scopeId = context[this.#contextKey!]

@@ -84,6 +84,33 @@ describe('Envelope with scope keys', () => {
     expect(kms.count()).toBe(2)
   })
 
+  it('per-record context pairs do not split the cache: 200 contacts of one instance cost 1 GenerateDataKey and 1 Decrypt', async () => {
+    const { hierarchy } = setup(3_600_000)
+    const writer = envelopeFor(hierarchy.keyring({ contextKey: 'instance' }))
+    const contexts = Array.from({ length: 200 }, (_, i) => ({ instance: 'i-1', contact: `c-${i}` }))
+    const cts = await Promise.all(contexts.map((context, i) => writer.encrypt(`record ${i}`, { context })))
+    expect(writer.stats().loads).toBe(1)
+    expect(kms.count('GenerateDataKey')).toBe(1)
+    // Each message still carries and authenticates its own context.
+    const reader = envelopeFor(hierarchy.keyring({ contextKey: 'instance' }))
+    for (const [i, ct] of cts.entries()) {
+      const { plaintext, context } = await reader.decrypt(ct, { expectedContext: contexts[i] })
+      expect(Buffer.from(plaintext).toString()).toBe(`record ${i}`)
+      expect(context.contact).toBe(`c-${i}`)
+    }
+    expect(reader.stats().loads).toBe(1)
+    expect(kms.count('Decrypt')).toBe(1)
+    // A second instance is a second scope: its own key.
+    const other = await writer.encrypt('x', { context: { instance: 'i-2', contact: 'c-0' } })
+    expect(writer.stats().loads).toBe(2)
+    expect(readHeader(other).encryptedDataKeys[0]?.keyId).toBe('i-2')
+    // Changing one context byte of a message (same length, header still parses) fails authentication.
+    const edited = Buffer.from(cts[0]!)
+    const at = edited.indexOf(Buffer.from('c-0'))
+    edited[at + 2] = '9'.charCodeAt(0)
+    await expect(reader.decrypt(edited)).rejects.toBeInstanceOf(TamperedCiphertextError)
+  })
+
   it('streams use scope keys too', async () => {
     const { hierarchy } = setup()
     const envelope = envelopeFor(hierarchy.keyring('media'))

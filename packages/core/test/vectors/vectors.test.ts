@@ -78,16 +78,16 @@ describe('known-answer vectors (format v1)', () => {
           Suite.AES_256_GCM_CMAC_KDF_COMMIT,
           Buffer.from(v.dataKeyHex, 'hex'),
           edks,
-          pairs,
         )
+        const prefix = material.singlePrefix('vector', pairs)
         const message = sealSingle(
           material.messageKeys,
-          material.singleHeaderPrefix!,
+          prefix,
           Buffer.from(v.plaintextHex, 'hex'),
           Buffer.from(v.nonceHex, 'hex'),
         )
         expect(message.toString('hex')).toBe(v.messageHex)
-        const headerLength = material.singleHeaderPrefix!.length + 12
+        const headerLength = prefix.length + 12
         expect(
           refDecryptSingle(Buffer.from(v.dataKeyHex, 'hex'), message, headerLength).toString('hex'),
         ).toBe(v.plaintextHex)
