@@ -196,7 +196,7 @@ describe('scope keys on the local KMS', () => {
     // Reads work under the customer key; new versions are created under it.
     const envelope = new Envelope({ keyring: hierarchy.keyring('cust-1') })
     const ct = await envelope.encrypt('call recording summary')
-    expect((await hierarchy.inspect('cust-1', 6)).wrappingKeyId).toBe(cmk)
+    expect((await hierarchy.describeVersion('cust-1', 6)).wrappingKeyId).toBe(cmk)
     expect(await envelope.decryptString(ct)).toBe('call recording summary')
     for (const k of keys) {
       expect(

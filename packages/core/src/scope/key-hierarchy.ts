@@ -188,14 +188,15 @@ export class KeyHierarchy {
   }
 
   /**
-   * One version's metadata: creation time, window, wrapping key, state, tombstone.
+   * One version's metadata: creation time, window, wrapping key, state, tombstone. (Not named `inspect`:
+   * test and logging tools call an object's `inspect` method to print it.)
    *
    * @example
    * ```ts
-   * const { state, wrappingKeyId, createdAt } = await hierarchy.inspect('customer-42', 3)
+   * const { state, wrappingKeyId, createdAt } = await hierarchy.describeVersion('customer-42', 3)
    * ```
    */
-  async inspect(scopeId: string, version: number): Promise<ScopeKeyInfo> {
+  async describeVersion(scopeId: string, version: number): Promise<ScopeKeyInfo> {
     const record = await this.#keys.config.store.getVersion(assertScopeId(scopeId), version)
     // Precondition: the version exists.
     if (!record) {

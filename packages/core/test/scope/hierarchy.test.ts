@@ -113,7 +113,7 @@ describe('ScopeKeyring: current version, windows, binding', () => {
       // The alias is resolved once, to check that KMS used the root key.
       { operation: 'DescribeKey', input: { KeyId: 'alias/service-root' } },
     ])
-    const info = await h.inspect('cust-1', 1)
+    const info = await h.describeVersion('cust-1', 1)
     expect(info).toMatchObject({
       scopeId: 'cust-1',
       version: 1,
@@ -511,7 +511,7 @@ describe('key switch (rewrap)', () => {
     // New versions of this scope are created under the customer key.
     const fresh = await h.keyring('c').generateDataKey({})
     expect(fresh.encryptedDataKeys[0]!.blob).toEqual(new Uint8Array([4]))
-    expect((await h.inspect('c', 4)).wrappingKeyId).toBe(cmk)
+    expect((await h.describeVersion('c', 4)).wrappingKeyId).toBe(cmk)
     expect((await h.scope('c'))?.rootKeyId).toBe(cmk)
     expect((await h.scope('c'))?.rewrap).toBeUndefined()
     expect((await h.audit('c')).map((e) => e.action)).toEqual([
