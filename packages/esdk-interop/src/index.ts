@@ -1,2 +1,27 @@
-/** @kms-envelope/esdk-interop: Interoperability of kms-envelope with the AWS Encryption SDK message format: read ESDK messages with the same KMS keys and migrate them to the kms-envelope format. */
-export const PACKAGE = '@kms-envelope/esdk-interop'
+/**
+ * @kms-envelope/esdk-interop — read AWS Encryption SDK messages with the same KMS keys, under
+ * kms-envelope's rules, and migrate them to the kms-envelope format.
+ *
+ * - {@link detectFormat}, {@link esdkSuiteOf}: which format a message is in, from its first bytes.
+ * - {@link EsdkReader}: decrypt / decryptStream / migrate / migrateStream.
+ * - {@link CommitmentPolicyError}: a legacy non-committing message refused by policy.
+ *
+ * @packageDocumentation
+ */
+export { detectFormat, esdkSuiteOf, type MessageFormat } from './detect-format.js'
+export { CommitmentPolicyError } from './errors.js'
+export {
+  type EsdkCommitmentPolicy,
+  type EsdkDecryptOptions,
+  type EsdkDecryptResult,
+  type EsdkDecryptStreamOptions,
+  EsdkReader,
+  type EsdkReaderOptions,
+  type EsdkStreamInfo,
+  type MigrateOptions,
+  type MigrateStreamOptions,
+  type MigrationResult,
+} from './esdk-reader.js'
+export { ESDK_SUITES, type EsdkSuite } from './esdk-suites.js'
+export { ESDK_RESERVED_PREFIX } from './guard.js'
+export type { EsdkKmsCalls, EsdkKmsClient } from './kms-adapter.js'

@@ -1,0 +1,521 @@
+import { randomUUID } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { open, unlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Duplex, type Readable } from 'node:stream'
+import { once } from 'node:events'
+import { buildClient, CommitmentPolicy, KmsKeyringNode, type MessageHeader } from '@aws-crypto/client-node'
+import type { KMSClient } from '@aws-sdk/client-kms'
+import {
+  ConfigurationError,
+  type EncryptionContext,
+  type Envelope,
+  LimitExceededError,
+  MalformedCiphertextError,
+  TruncatedCiphertextError,
+  tryParseKmsArn,
+  UnsupportedFormatError,
+} from '@kms-envelope/core'
+import { detectFormat, esdkSuiteOf } from './detect-format.js'
+import { CommitmentPolicyError } from './errors.js'
+import type { EsdkSuite } from './esdk-suites.js'
+import {
+  ESDK_RESERVED_PREFIX,
+  GuardedMaterialsManager,
+  type KeyPolicy,
+  splitContext,
+} from './guard.js'
+import { type EsdkKmsCalls, KmsCallLog } from './kms-adapter.js'
+import { mapEsdkError } from './map-esdk-error.js'
+
+/** The ESDK commitment policies a reader accepts (it never encrypts, so only the decrypt half matters). */
+export type EsdkCommitmentPolicy = 'REQUIRE_ENCRYPT_ALLOW_DECRYPT' | 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT'
+
+/** Options of {@link EsdkReader}. Give exactly one of `keyIds` (strict) or `discovery`. */
+export interface EsdkReaderOptions {
+  /** The KMS client (its region must be the region of the keys; see `clientForRegion` for several). */
+  readonly client?: KMSClient
+  /** A client per region, for messages wrapped under keys of several regions. Wins over `client`. */
+  readonly clientForRegion?: (region: string) => KMSClient | undefined
+  /** Strict mode: the full key ARNs the reader may use (the ESDK records key ARNs in its messages). */
+  readonly keyIds?: readonly string[]
+  /** Discovery mode: any KMS key of these accounts (and partition, default `aws`). */
+  readonly discovery?: { readonly accounts: readonly string[]; readonly partition?: string }
+  /** Grant tokens passed with every KMS Decrypt (for grants not yet consistent). */
+  readonly grantTokens?: readonly string[]
+  /**
+   * Default `REQUIRE_ENCRYPT_ALLOW_DECRYPT`: reads legacy non-committing ESDK 1.x messages too (what a
+   * migration needs). `REQUIRE_ENCRYPT_REQUIRE_DECRYPT` reads only key-committing (ESDK 2.x+) messages.
+   */
+  readonly commitmentPolicy?: EsdkCommitmentPolicy
+  /** Most wrapped data keys a message may carry (each can cost a KMS call). Default 3, at least 1. */
+  readonly maxEncryptedDataKeys?: number
+  /** Who the reader is (e.g. a role ARN), named in access-denied errors. */
+  readonly principal?: string
+}
+
+/** Options of {@link EsdkReader.decrypt}. */
+export interface EsdkDecryptOptions {
+  /** Pairs the message's context must contain (ESDK-reserved keys are ignored); checked before KMS. */
+  readonly expectedContext?: EncryptionContext
+}
+
+/** Options of {@link EsdkReader.decryptStream}. */
+export interface EsdkDecryptStreamOptions extends EsdkDecryptOptions {
+  /**
+   * Signed suites (the ESDK default) verify their ECDSA signature only at the end. `'reject'` (default)
+   * refuses them before any KMS call; `'buffer'` holds all plaintext in memory until the signature verified
+   * (at most `maxBufferedBytes`), then releases it.
+   */
+  readonly signedMessages?: 'reject' | 'buffer'
+  /** Limit of `'buffer'`. Default 64 MiB. */
+  readonly maxBufferedBytes?: number
+}
+
+/** Options of {@link EsdkReader.migrate}. */
+export interface MigrateOptions extends EsdkDecryptOptions {}
+
+/** Options of {@link EsdkReader.migrateStream}. */
+export interface MigrateStreamOptions extends EsdkDecryptOptions {
+  /**
+   * Signed ESDK messages are only verified at their end. `'reject'` (default) refuses them before any KMS
+   * call (use {@link EsdkReader.migrate} for them); `'spool'` writes the migrated (encrypted) output to a
+   * temporary file and releases it only after the ESDK verified the signature; the file is deleted after.
+   */
+  readonly signedMessages?: 'reject' | 'spool'
+  /** Directory of `'spool'` files. Default `os.tmpdir()`. */
+  readonly spoolDir?: string
+  /** Plaintext bytes per frame of the kms-envelope output. Default: the envelope's. */
+  readonly frameLength?: number
+}
+
+/** The result of {@link EsdkReader.decrypt}. */
+export interface EsdkDecryptResult {
+  readonly plaintext: Uint8Array
+  /** The message's authenticated encryption context, without ESDK-reserved keys. */
+  readonly context: EncryptionContext
+  /** ESDK-reserved pairs of the context (e.g. `aws-crypto-public-key` of signed suites). */
+  readonly reservedContext: EncryptionContext
+  readonly suite: EsdkSuite
+  /** The KMS key ARNs the message's data key is wrapped under. */
+  readonly keyIds: readonly string[]
+  /** Plaintext bytes per frame, or 0 for a non-framed message. */
+  readonly frameLength: number
+  /** KMS calls this decryption made. */
+  readonly kmsCalls: EsdkKmsCalls
+}
+
+/** The result of {@link EsdkReader.migrate}. */
+export interface MigrationResult {
+  /** The kms-envelope message (docs/FORMAT.md). */
+  readonly message: Uint8Array
+  /** The context carried over (the ESDK message's, without reserved keys). */
+  readonly context: EncryptionContext
+  /** ESDK-reserved pairs that were dropped (they belong to the ESDK's signature, which is not carried over). */
+  readonly droppedContext: EncryptionContext
+  readonly source: Omit<EsdkDecryptResult, 'plaintext' | 'context' | 'reservedContext'>
+}
+
+/** Streams of {@link EsdkReader.decryptStream} and {@link EsdkReader.migrateStream}. */
+export interface EsdkStreamInfo {
+  /** Resolves with the source message's suite and context (without reserved keys) once the header is read. */
+  readonly header: Promise<{ suite: EsdkSuite; context: EncryptionContext; reservedContext: EncryptionContext }>
+}
+
+const DEFAULT_MAX_EDKS = 3
+const DEFAULT_MAX_BUFFER = 64 * 1024 * 1024
+
+interface Session {
+  readonly cmm: GuardedMaterialsManager
+  readonly log: KmsCallLog
+  map(err: unknown): Error
+}
+
+/**
+ * Reads AWS Encryption SDK messages (formats 1 and 2, KMS keyrings) with the same KMS keys, through the
+ * ESDK for JavaScript itself, under kms-envelope's rules: a strict key list or discovery limited to accounts,
+ * the expected context checked before any KMS call, a small limit on wrapped keys, and every failure a typed
+ * core error. Then migrates messages to the kms-envelope format.
+ *
+ * @example
+ * ```ts
+ * import { KMSClient } from '@aws-sdk/client-kms'
+ * import { Envelope, KmsKeyring } from '@kms-envelope/core'
+ * import { EsdkReader } from '@kms-envelope/esdk-interop'
+ *
+ * const client = new KMSClient({})
+ * const reader = new EsdkReader({ client, keyIds: [keyArn] })
+ * const { plaintext, context } = await reader.decrypt(esdkMessage, { expectedContext: { tenant: 'acme' } })
+ * const envelope = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: keyArn }) })
+ * const { message } = await reader.migrate(esdkMessage, envelope, { expectedContext: { tenant: 'acme' } })
+ * ```
+ */
+export class EsdkReader {
+  readonly #policy: KeyPolicy
+  readonly #clientFor: (region: string) => KMSClient | undefined
+  readonly #grantTokens: string[] | undefined
+  readonly #requireCommitment: boolean
+  readonly #maxEdks: number
+  readonly #principal: string | undefined
+  readonly #esdk: ReturnType<typeof buildClient>
+
+  constructor(options: EsdkReaderOptions) {
+    // Precondition: a KMS client.
+    const { client, clientForRegion } = options
+    if (!client && !clientForRegion) {
+      throw new ConfigurationError('EsdkReader needs a KMS client.', 'Pass client (a KMSClient) or clientForRegion.')
+    }
+    this.#clientFor = clientForRegion ?? (() => client)
+    // Precondition: exactly one of strict key ARNs or discovery accounts.
+    if ((options.keyIds === undefined) === (options.discovery === undefined)) {
+      throw new ConfigurationError(
+        'EsdkReader needs exactly one of keyIds (strict) or discovery (accounts).',
+        'List the key ARNs your ESDK writers used (keyIds), or trust every key of some accounts (discovery.accounts).',
+      )
+    }
+    if (options.keyIds !== undefined) {
+      const bad = options.keyIds.find((id) => tryParseKmsArn(id)?.resourceType !== 'key')
+      // Precondition: strict ids are key ARNs (the ESDK matches them against the ARN stored in the message).
+      if (options.keyIds.length === 0 || bad !== undefined) {
+        throw new ConfigurationError(
+          `keyIds must be a non-empty list of KMS key ARNs${bad !== undefined ? ` (got "${bad}")` : ''}.`,
+          'Use full key ARNs (arn:aws:kms:region:account:key/id): ESDK messages record the key ARN, and aliases or key ids never match it.',
+        )
+      }
+      this.#policy = { mode: 'strict', keyIds: new Set(options.keyIds) }
+    } else {
+      const accounts = options.discovery!.accounts
+      // Precondition: discovery is limited to named 12-digit accounts.
+      if (accounts.length === 0 || accounts.some((a) => !/^\d{12}$/.test(a))) {
+        throw new ConfigurationError(
+          'discovery.accounts must be a non-empty list of 12-digit AWS account ids.',
+          'Name the accounts whose keys you trust; unrestricted discovery would let any key owner feed you data.',
+        )
+      }
+      this.#policy = { mode: 'discovery', accounts: new Set(accounts), partition: options.discovery!.partition ?? 'aws' }
+    }
+    const max = options.maxEncryptedDataKeys ?? DEFAULT_MAX_EDKS
+    // Precondition: a positive wrapped-key limit.
+    if (!Number.isInteger(max) || max < 1 || max > 65_535) {
+      throw new ConfigurationError(`maxEncryptedDataKeys ${max} is out of range.`, 'Use 1..65535 (default 3).')
+    }
+    this.#maxEdks = max
+    const policy = options.commitmentPolicy ?? 'REQUIRE_ENCRYPT_ALLOW_DECRYPT'
+    if (policy !== 'REQUIRE_ENCRYPT_ALLOW_DECRYPT' && policy !== 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT') {
+      throw new ConfigurationError(
+        `Unknown commitmentPolicy ${String(policy)}.`,
+        'Use REQUIRE_ENCRYPT_ALLOW_DECRYPT or REQUIRE_ENCRYPT_REQUIRE_DECRYPT.',
+      )
+    }
+    this.#requireCommitment = policy === 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT'
+    this.#grantTokens = options.grantTokens ? [...options.grantTokens] : undefined
+    this.#principal = options.principal
+    this.#esdk = buildClient({ commitmentPolicy: CommitmentPolicy[policy], maxEncryptedDataKeys: max })
+  }
+
+  /**
+   * Decrypt and authenticate a whole ESDK message (signature included) before returning any plaintext.
+   *
+   * @example
+   * ```ts
+   * const { plaintext, context, suite } = await reader.decrypt(esdkMessage, { expectedContext: { tenant: 'acme' } })
+   * ```
+   */
+  async decrypt(message: Uint8Array, options: EsdkDecryptOptions = {}): Promise<EsdkDecryptResult> {
+    // Precondition: bytes.
+    if (!(message instanceof Uint8Array)) {
+      throw new MalformedCiphertextError('EsdkReader.decrypt() takes the Uint8Array of an ESDK message')
+    }
+    const suite = this.#gate(message, true)
+    const session = this.#session(options)
+    try {
+      const { plaintext, messageHeader } = await this.#esdk.decrypt(session.cmm, message)
+      return this.#result(plaintext, messageHeader, suite, session.log.calls)
+    } catch (err) {
+      throw session.map(err)
+    }
+  }
+
+  /**
+   * A Duplex stream: ESDK message bytes in, plaintext out. Non-signing suites release each frame after its
+   * tag verified (an ESDK stream cut short errors at its end: discard what you got). Signed suites: see
+   * `signedMessages`.
+   *
+   * @example
+   * ```ts
+   * await pipeline(createReadStream('report.esdk'), reader.decryptStream({ expectedContext: { tenant: 'acme' } }), createWriteStream('report.pdf'))
+   * ```
+   */
+  decryptStream(options: EsdkDecryptStreamOptions = {}): Duplex & EsdkStreamInfo {
+    const mode = options.signedMessages ?? 'reject'
+    const limit = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFER
+    const run = this.#streamRun(options, mode === 'reject')
+    const stream = Duplex.from(async function* (source: AsyncIterable<Uint8Array>) {
+      const { plaintext, header, done } = run(source)
+      const { suite } = await header
+      if (!suite.signed) {
+        yield* plaintext
+        return await done
+      }
+      // Signed: hold everything until the ESDK verified the signature at the end.
+      const held: Buffer[] = []
+      let size = 0
+      try {
+        for await (const chunk of plaintext) {
+          size += chunk.length
+          held.push(chunk)
+          // Precondition: the buffered plaintext stays within the limit.
+          if (size > limit) {
+            throw new LimitExceededError(
+              `The signed ESDK message's plaintext exceeds maxBufferedBytes (${limit}).`,
+              'Raise maxBufferedBytes, or migrate signed messages with migrateStream({ signedMessages: "spool" }), which holds only ciphertext.',
+            )
+          }
+        }
+        await done
+      } catch (err) {
+        for (const b of held) b.fill(0)
+        throw err
+      }
+      yield* held
+    }) as Duplex & EsdkStreamInfo
+    return attachHeader(stream, run)
+  }
+
+  /**
+   * Decrypt an ESDK message (whole, signature verified) and re-encrypt its plaintext with `envelope`, keeping
+   * the encryption context (without ESDK-reserved keys). The expected context is checked before any KMS
+   * call; the plaintext is zeroized after.
+   *
+   * @example
+   * ```ts
+   * const { message, context } = await reader.migrate(esdkMessage, envelope, { expectedContext: { tenant: 'acme' } })
+   * await envelope.decrypt(message, { expectedContext: context })
+   * ```
+   */
+  async migrate(esdkMessage: Uint8Array, envelope: Envelope, options: MigrateOptions = {}): Promise<MigrationResult> {
+    const { plaintext, context, reservedContext, ...source } = await this.decrypt(esdkMessage, options)
+    try {
+      const message = await envelope.encrypt(plaintext, { context })
+      return { message, context, droppedContext: reservedContext, source }
+    } finally {
+      plaintext.fill(0)
+    }
+  }
+
+  /**
+   * A Duplex stream: ESDK message bytes in, a framed kms-envelope message out, in constant memory. The
+   * output's final frame is written only after the ESDK message fully authenticated: if the source fails
+   * (tampered, truncated), the stream errors and what was written has no final frame, so every kms-envelope
+   * reader rejects it (`ERR_TRUNCATED`); delete it. Signed sources: see `signedMessages`.
+   *
+   * @example
+   * ```ts
+   * await pipeline(createReadStream('big.esdk'), reader.migrateStream(envelope, { expectedContext: { tenant: 'acme' } }), createWriteStream('big.kenv'))
+   * ```
+   */
+  migrateStream(envelope: Envelope, options: MigrateStreamOptions = {}): Duplex & EsdkStreamInfo {
+    const mode = options.signedMessages ?? 'reject'
+    const run = this.#streamRun(options, mode === 'reject')
+    const spoolDir = options.spoolDir ?? tmpdir()
+    const frameLength = options.frameLength
+    const stream = Duplex.from(async function* (source: AsyncIterable<Uint8Array>) {
+      const { plaintext, header, done } = run(source)
+      const { suite, context } = await header
+      const enc = envelope.encryptStream(frameLength === undefined ? { context } : { context, frameLength })
+      // Feed the ESDK's (authenticated, frame by frame) plaintext into the encryptor; end it only on success.
+      const feeding = (async () => {
+        for await (const chunk of plaintext) {
+          if (!enc.write(chunk)) await once(enc, 'drain')
+        }
+        await done
+        enc.end()
+      })()
+      feeding.catch((err: unknown) => enc.destroy(err as Error))
+      if (!suite.signed) {
+        yield* enc
+        return await feeding
+      }
+      // Signed: spool the (encrypted) output; release it only once the signature verified.
+      const path = join(spoolDir, `esdk-migrate-${randomUUID()}.kenv.part`)
+      const file = await open(path, 'wx', 0o600)
+      try {
+        try {
+          for await (const chunk of enc as AsyncIterable<Buffer>) await file.write(chunk)
+          await feeding
+        } finally {
+          await file.close()
+        }
+        yield* createReadStream(path) as Readable
+      } finally {
+        await unlink(path).catch(() => undefined)
+      }
+    }) as Duplex & EsdkStreamInfo
+    return attachHeader(stream, run)
+  }
+
+  /** Checks made on the first bytes, before the ESDK or KMS see anything. */
+  #gate(head: Uint8Array, complete: boolean, refuseSigned = false): EsdkSuite {
+    const suite = esdkSuiteOf(head)
+    if (!suite) {
+      if (detectFormat(head) === 'kms-envelope') {
+        throw new UnsupportedFormatError(
+          'This is a kms-envelope message, not an AWS Encryption SDK message: decrypt it with Envelope#decrypt.',
+        )
+      }
+      if (!complete && head.length < 4) throw new TruncatedCiphertextError('The ESDK message ends inside its header.')
+      if ((head[0] === 0x01 && head[1] === 0x80) || head[0] === 0x02) {
+        throw new UnsupportedFormatError('The ESDK message uses an algorithm suite this reader does not know.')
+      }
+      throw new MalformedCiphertextError('the bytes do not start an AWS Encryption SDK message (0x01 0x80 or 0x02)')
+    }
+    // Precondition: the commitment policy allows the suite.
+    if (this.#requireCommitment && !suite.committing) throw new CommitmentPolicyError(suite.name)
+    // Precondition: streaming refuses signed suites unless told how to hold output until the signature.
+    if (refuseSigned && suite.signed) {
+      throw new ConfigurationError(
+        `The ESDK message uses the signed suite ${suite.name}: its signature is verified only at the end, after a stream would have released plaintext.`,
+        'Use decrypt()/migrate() (whole message), or decryptStream({ signedMessages: "buffer" }) / migrateStream(envelope, { signedMessages: "spool" }).',
+      )
+    }
+    return suite
+  }
+
+  #session(options: EsdkDecryptOptions): Session {
+    const expected = options.expectedContext
+    // Precondition: callers do not expect ESDK-reserved keys (they are ignored when comparing).
+    const reserved = expected && Object.keys(expected).find((k) => k.startsWith(ESDK_RESERVED_PREFIX))
+    if (reserved) {
+      throw new ConfigurationError(
+        `expectedContext names the ESDK-reserved key "${reserved}".`,
+        'Remove it: ESDK-reserved pairs are set by the ESDK itself and are reported in reservedContext, not compared.',
+      )
+    }
+    const log = new KmsCallLog(this.#clientFor, this.#principal)
+    const keyring = new KmsKeyringNode({
+      clientProvider: log.provider,
+      ...(this.#policy.mode === 'strict'
+        ? { keyIds: [...this.#policy.keyIds] }
+        : { discovery: true, discoveryFilter: { accountIDs: [...this.#policy.accounts], partition: this.#policy.partition } }),
+      ...(this.#grantTokens ? { grantTokens: this.#grantTokens } : {}),
+    })
+    const cmm = new GuardedMaterialsManager(keyring, this.#policy, expected)
+    const maxEncryptedDataKeys = this.#maxEdks
+    return {
+      cmm,
+      log,
+      map: (err) =>
+        mapEsdkError(err, { kmsError: log.firstError, materialsReady: cmm.materialsReady, maxEncryptedDataKeys }),
+    }
+  }
+
+  #result(plaintext: Buffer, header: MessageHeader, suite: EsdkSuite, calls: EsdkKmsCalls): EsdkDecryptResult {
+    const { context, reserved } = splitContext(header.encryptionContext)
+    return {
+      plaintext: new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength),
+      context,
+      reservedContext: reserved,
+      suite,
+      keyIds: header.encryptedDataKeys.map((e) => e.providerInfo),
+      frameLength: header.contentType === 2 ? header.frameLength : 0,
+      kmsCalls: { ...calls },
+    }
+  }
+
+  /**
+   * One streaming decryption: gate the first bytes, feed the ESDK's decrypt stream with backpressure, and
+   * expose its plaintext, its header and its completion, every failure mapped to a typed error.
+   */
+  #streamRun(options: EsdkDecryptOptions, refuseSigned: boolean): StreamRun {
+    let resolveHeader!: (h: StreamHeader) => void
+    let rejectHeader!: (e: unknown) => void
+    const header = new Promise<StreamHeader>((res, rej) => {
+      resolveHeader = res
+      rejectHeader = rej
+    })
+    header.catch(() => undefined)
+    const start = (source: AsyncIterable<Uint8Array>) => {
+      const session = this.#session(options)
+      let suite: EsdkSuite | undefined
+      const esdk = refuseSigned
+        ? this.#esdk.decryptUnsignedMessageStream(session.cmm)
+        : this.#esdk.decryptStream(session.cmm)
+      let failure: Error | undefined
+      const fail = (err: unknown): Error => {
+        failure ??= session.map(err)
+        rejectHeader(failure)
+        return failure
+      }
+      esdk.on('error', (err: unknown) => fail(err))
+      esdk.once('MessageHeader', (h: MessageHeader) => {
+        const { context, reserved } = splitContext(h.encryptionContext)
+        resolveHeader({ suite: suite!, context, reservedContext: reserved })
+      })
+      const feeding = (async () => {
+        let head = Buffer.alloc(0)
+        for await (const raw of source) {
+          const chunk = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+          if (suite === undefined) {
+            head = Buffer.concat([head, chunk])
+            if (head.length < 4) continue
+            suite = this.#gate(head, false, refuseSigned)
+            if (!esdk.write(head)) await once(esdk, 'drain')
+            continue
+          }
+          if (!esdk.write(chunk)) await once(esdk, 'drain')
+        }
+        if (suite === undefined) {
+          suite = this.#gate(head, false, refuseSigned)
+          esdk.write(head)
+        }
+        esdk.end()
+      })()
+      feeding.catch((err: unknown) => {
+        esdk.destroy(fail(err))
+      })
+      const ended = new Promise<void>((res, rej) => {
+        esdk.once('end', () => (failure ? rej(failure) : res()))
+        esdk.once('error', () => rej(failure))
+        esdk.once('close', () => (failure ? rej(failure) : undefined))
+      })
+      ended.catch(() => undefined)
+      const plaintext = (async function* () {
+        try {
+          for await (const chunk of esdk as AsyncIterable<Buffer>) {
+            if (failure) throw failure
+            yield chunk
+          }
+        } catch (err) {
+          throw failure ?? fail(err)
+        }
+        if (failure) throw failure
+      })()
+      const done = (async () => {
+        await feeding.catch(() => undefined)
+        await ended
+        if (failure) throw failure
+      })()
+      done.catch(() => undefined)
+      return { plaintext, header, done }
+    }
+    return Object.assign(start, { header })
+  }
+}
+
+interface StreamHeader {
+  suite: EsdkSuite
+  context: EncryptionContext
+  reservedContext: EncryptionContext
+}
+
+type StreamRun = ((source: AsyncIterable<Uint8Array>) => {
+  plaintext: AsyncGenerator<Buffer>
+  header: Promise<StreamHeader>
+  done: Promise<void>
+}) & { header: Promise<StreamHeader> }
+
+function attachHeader(stream: Duplex & EsdkStreamInfo, run: StreamRun): Duplex & EsdkStreamInfo {
+  Object.defineProperty(stream, 'header', { value: run.header, enumerable: true })
+  return stream
+}

@@ -1,0 +1,100 @@
+import {
+  type NodeDecryptionMaterial,
+  type NodeDecryptionRequest,
+  NodeDefaultCryptographicMaterialsManager,
+  type KeyringNode,
+} from '@aws-crypto/client-node'
+import {
+  EncryptionContextMismatchError,
+  type EncryptionContext,
+  InvalidKeyError,
+  tryParseKmsArn,
+} from '@kms-envelope/core'
+
+/** Context keys the ESDK reserves for itself (`aws-crypto-public-key` of signed suites). */
+export const ESDK_RESERVED_PREFIX = 'aws-crypto-'
+
+/** @internal Which wrapped data keys a reader may ask KMS to decrypt. */
+export type KeyPolicy =
+  | { readonly mode: 'strict'; readonly keyIds: ReadonlySet<string> }
+  | { readonly mode: 'discovery'; readonly accounts: ReadonlySet<string>; readonly partition: string }
+
+/** @internal Split an ESDK context into the caller's pairs and the ESDK-reserved ones. */
+export function splitContext(context: Readonly<Record<string, string>>): {
+  context: EncryptionContext
+  reserved: EncryptionContext
+} {
+  const mine: Record<string, string> = {}
+  const reserved: Record<string, string> = {}
+  for (const [k, v] of Object.entries(context)) {
+    if (k.startsWith(ESDK_RESERVED_PREFIX)) reserved[k] = v
+    else mine[k] = v
+  }
+  return { context: mine, reserved }
+}
+
+/** @internal Every expected pair must be in the (caller part of the) context with that value. */
+export function checkExpectedContext(context: EncryptionContext, expected: EncryptionContext | undefined): void {
+  if (!expected) return
+  for (const [key, value] of Object.entries(expected)) {
+    const actual = Object.hasOwn(context, key) ? context[key] : undefined
+    if (actual === undefined) throw new EncryptionContextMismatchError(key, 'the message has no such key')
+    if (actual !== value) throw new EncryptionContextMismatchError(key, 'the message has a different value')
+  }
+}
+
+/** @internal Is this ESDK wrapped key one the policy lets us send to KMS? */
+export function allowedEdk(policy: KeyPolicy, providerId: string, providerInfo: string): boolean {
+  if (providerId !== 'aws-kms') return false
+  if (policy.mode === 'strict') return policy.keyIds.has(providerInfo)
+  const arn = tryParseKmsArn(providerInfo)
+  return (
+    arn !== undefined &&
+    arn.resourceType === 'key' &&
+    arn.partition === policy.partition &&
+    policy.accounts.has(arn.accountId)
+  )
+}
+
+/**
+ * @internal The ESDK materials manager of one reader operation: before any KMS call it checks the expected
+ * context (ignoring ESDK-reserved keys) and that some wrapped data key is allowed by the reader's key policy;
+ * then the ESDK's KMS keyring unwraps the data key; `materialsReady` tells the error mapper how far it got.
+ */
+export class GuardedMaterialsManager extends NodeDefaultCryptographicMaterialsManager {
+  materialsReady = false
+
+  constructor(
+    keyring: KeyringNode,
+    private readonly policy: KeyPolicy,
+    private readonly expected: EncryptionContext | undefined,
+  ) {
+    super(keyring)
+  }
+
+  override async decryptMaterials(request: NodeDecryptionRequest): Promise<NodeDecryptionMaterial> {
+    // Precondition: the expected pairs are in the header's context, before any KMS call.
+    checkExpectedContext(splitContext(request.encryptionContext).context, this.expected)
+    // Precondition: at least one wrapped data key is allowed (strict ARNs or discovery accounts).
+    const edks = request.encryptedDataKeys
+    if (!edks.some((e) => allowedEdk(this.policy, e.providerId, e.providerInfo))) {
+      const ids = edks.map((e) => (e.providerId === 'aws-kms' ? e.providerInfo : `${e.providerId}:${e.providerInfo}`))
+      const allowList =
+        this.policy.mode === 'strict'
+          ? [...this.policy.keyIds].join(', ')
+          : `keys of accounts ${[...this.policy.accounts].join(', ')} in partition ${this.policy.partition}`
+      throw new InvalidKeyError(
+        edks.find((e) => e.providerId === 'aws-kms')?.providerInfo,
+        'NOT_ALLOWED',
+        `the ESDK message is wrapped under [${ids.join(', ')}], and this reader (${this.policy.mode}) allows only ${allowList}`,
+        this.policy.mode === 'strict'
+          ? 'Add the key ARN to keyIds if you trust it; messages wrapped by raw AES/RSA keyrings cannot be read here.'
+          : 'Add the owning account to discovery.accounts if you trust it; messages wrapped by raw AES/RSA keyrings cannot be read here.',
+      )
+    }
+    const material = await super.decryptMaterials(request)
+    // Postcondition: the keyring produced a data key.
+    this.materialsReady = material.hasValidKey()
+    return material
+  }
+}
