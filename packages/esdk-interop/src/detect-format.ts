@@ -48,7 +48,12 @@ export function esdkSuiteOf(bytes: Uint8Array): EsdkSuite | undefined {
 export function detectFormat(bytes: Uint8Array): MessageFormat {
   // Precondition: bytes.
   if (!(bytes instanceof Uint8Array)) return 'unknown'
-  if (bytes.length >= 3 && bytes[0] === 0x01 && bytes[1] === 0x02 && (bytes[2] === 0x01 || bytes[2] === 0x02)) {
+  if (
+    bytes.length >= 3 &&
+    bytes[0] === 0x01 &&
+    bytes[1] === 0x02 &&
+    (bytes[2] === 0x01 || bytes[2] === 0x02)
+  ) {
     return 'kms-envelope'
   }
   return esdkSuiteOf(bytes) ? 'aws-encryption-sdk' : 'unknown'

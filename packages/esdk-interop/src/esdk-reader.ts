@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { createReadStream } from 'node:fs'
 import { open, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Duplex, type Readable } from 'node:stream'
-import { once } from 'node:events'
 import { buildClient, CommitmentPolicy, KmsKeyringNode, type MessageHeader } from '@aws-crypto/client-node'
 import type { KMSClient } from '@aws-sdk/client-kms'
 import {
@@ -20,12 +20,7 @@ import {
 import { detectFormat, esdkSuiteOf } from './detect-format.js'
 import { CommitmentPolicyError } from './errors.js'
 import type { EsdkSuite } from './esdk-suites.js'
-import {
-  ESDK_RESERVED_PREFIX,
-  GuardedMaterialsManager,
-  type KeyPolicy,
-  splitContext,
-} from './guard.js'
+import { ESDK_RESERVED_PREFIX, GuardedMaterialsManager, type KeyPolicy, splitContext } from './guard.js'
 import { type EsdkKmsCalls, KmsCallLog } from './kms-adapter.js'
 import { mapEsdkError } from './map-esdk-error.js'
 
@@ -120,7 +115,11 @@ export interface MigrationResult {
 /** Streams of {@link EsdkReader.decryptStream} and {@link EsdkReader.migrateStream}. */
 export interface EsdkStreamInfo {
   /** Resolves with the source message's suite and context (without reserved keys) once the header is read. */
-  readonly header: Promise<{ suite: EsdkSuite; context: EncryptionContext; reservedContext: EncryptionContext }>
+  readonly header: Promise<{
+    suite: EsdkSuite
+    context: EncryptionContext
+    reservedContext: EncryptionContext
+  }>
 }
 
 const DEFAULT_MAX_EDKS = 3
@@ -164,7 +163,10 @@ export class EsdkReader {
     // Precondition: a KMS client.
     const { client, clientForRegion } = options
     if (!client && !clientForRegion) {
-      throw new ConfigurationError('EsdkReader needs a KMS client.', 'Pass client (a KMSClient) or clientForRegion.')
+      throw new ConfigurationError(
+        'EsdkReader needs a KMS client.',
+        'Pass client (a KMSClient) or clientForRegion.',
+      )
     }
     this.#clientFor = clientForRegion ?? (() => client)
     // Precondition: exactly one of strict key ARNs or discovery accounts.
@@ -193,12 +195,19 @@ export class EsdkReader {
           'Name the accounts whose keys you trust; unrestricted discovery would let any key owner feed you data.',
         )
       }
-      this.#policy = { mode: 'discovery', accounts: new Set(accounts), partition: options.discovery!.partition ?? 'aws' }
+      this.#policy = {
+        mode: 'discovery',
+        accounts: new Set(accounts),
+        partition: options.discovery!.partition ?? 'aws',
+      }
     }
     const max = options.maxEncryptedDataKeys ?? DEFAULT_MAX_EDKS
     // Precondition: a positive wrapped-key limit.
     if (!Number.isInteger(max) || max < 1 || max > 65_535) {
-      throw new ConfigurationError(`maxEncryptedDataKeys ${max} is out of range.`, 'Use 1..65535 (default 3).')
+      throw new ConfigurationError(
+        `maxEncryptedDataKeys ${max} is out of range.`,
+        'Use 1..65535 (default 3).',
+      )
     }
     this.#maxEdks = max
     const policy = options.commitmentPolicy ?? 'REQUIRE_ENCRYPT_ALLOW_DECRYPT'
@@ -294,7 +303,11 @@ export class EsdkReader {
    * await envelope.decrypt(message, { expectedContext: context })
    * ```
    */
-  async migrate(esdkMessage: Uint8Array, envelope: Envelope, options: MigrateOptions = {}): Promise<MigrationResult> {
+  async migrate(
+    esdkMessage: Uint8Array,
+    envelope: Envelope,
+    options: MigrateOptions = {},
+  ): Promise<MigrationResult> {
     const { plaintext, context, reservedContext, ...source } = await this.decrypt(esdkMessage, options)
     try {
       const message = await envelope.encrypt(plaintext, { context })
@@ -364,11 +377,16 @@ export class EsdkReader {
           'This is a kms-envelope message, not an AWS Encryption SDK message: decrypt it with Envelope#decrypt.',
         )
       }
-      if (!complete && head.length < 4) throw new TruncatedCiphertextError('The ESDK message ends inside its header.')
+      if (!complete && head.length < 4)
+        throw new TruncatedCiphertextError('The ESDK message ends inside its header.')
       if ((head[0] === 0x01 && head[1] === 0x80) || head[0] === 0x02) {
-        throw new UnsupportedFormatError('The ESDK message uses an algorithm suite this reader does not know.')
+        throw new UnsupportedFormatError(
+          'The ESDK message uses an algorithm suite this reader does not know.',
+        )
       }
-      throw new MalformedCiphertextError('the bytes do not start an AWS Encryption SDK message (0x01 0x80 or 0x02)')
+      throw new MalformedCiphertextError(
+        'the bytes do not start an AWS Encryption SDK message (0x01 0x80 or 0x02)',
+      )
     }
     // Precondition: the commitment policy allows the suite.
     if (this.#requireCommitment && !suite.committing) throw new CommitmentPolicyError(suite.name)
@@ -397,7 +415,10 @@ export class EsdkReader {
       clientProvider: log.provider,
       ...(this.#policy.mode === 'strict'
         ? { keyIds: [...this.#policy.keyIds] }
-        : { discovery: true, discoveryFilter: { accountIDs: [...this.#policy.accounts], partition: this.#policy.partition } }),
+        : {
+            discovery: true,
+            discoveryFilter: { accountIDs: [...this.#policy.accounts], partition: this.#policy.partition },
+          }),
       ...(this.#grantTokens ? { grantTokens: this.#grantTokens } : {}),
     })
     const cmm = new GuardedMaterialsManager(keyring, this.#policy, expected)
@@ -406,11 +427,20 @@ export class EsdkReader {
       cmm,
       log,
       map: (err) =>
-        mapEsdkError(err, { kmsError: log.firstError, materialsReady: cmm.materialsReady, maxEncryptedDataKeys }),
+        mapEsdkError(err, {
+          kmsError: log.firstError,
+          materialsReady: cmm.materialsReady,
+          maxEncryptedDataKeys,
+        }),
     }
   }
 
-  #result(plaintext: Buffer, header: MessageHeader, suite: EsdkSuite, calls: EsdkKmsCalls): EsdkDecryptResult {
+  #result(
+    plaintext: Buffer,
+    header: MessageHeader,
+    suite: EsdkSuite,
+    calls: EsdkKmsCalls,
+  ): EsdkDecryptResult {
     const { context, reserved } = splitContext(header.encryptionContext)
     return {
       plaintext: new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength),

@@ -1,12 +1,12 @@
 import {
+  type KeyringNode,
   type NodeDecryptionMaterial,
   type NodeDecryptionRequest,
   NodeDefaultCryptographicMaterialsManager,
-  type KeyringNode,
 } from '@aws-crypto/client-node'
 import {
-  EncryptionContextMismatchError,
   type EncryptionContext,
+  EncryptionContextMismatchError,
   InvalidKeyError,
   tryParseKmsArn,
 } from '@kms-envelope/core'
@@ -34,7 +34,10 @@ export function splitContext(context: Readonly<Record<string, string>>): {
 }
 
 /** @internal Every expected pair must be in the (caller part of the) context with that value. */
-export function checkExpectedContext(context: EncryptionContext, expected: EncryptionContext | undefined): void {
+export function checkExpectedContext(
+  context: EncryptionContext,
+  expected: EncryptionContext | undefined,
+): void {
   if (!expected) return
   for (const [key, value] of Object.entries(expected)) {
     const actual = Object.hasOwn(context, key) ? context[key] : undefined
@@ -78,7 +81,9 @@ export class GuardedMaterialsManager extends NodeDefaultCryptographicMaterialsMa
     // Precondition: at least one wrapped data key is allowed (strict ARNs or discovery accounts).
     const edks = request.encryptedDataKeys
     if (!edks.some((e) => allowedEdk(this.policy, e.providerId, e.providerInfo))) {
-      const ids = edks.map((e) => (e.providerId === 'aws-kms' ? e.providerInfo : `${e.providerId}:${e.providerInfo}`))
+      const ids = edks.map((e) =>
+        e.providerId === 'aws-kms' ? e.providerInfo : `${e.providerId}:${e.providerInfo}`,
+      )
       const allowList =
         this.policy.mode === 'strict'
           ? [...this.policy.keyIds].join(', ')

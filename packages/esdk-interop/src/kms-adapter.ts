@@ -51,7 +51,11 @@ export class KmsCallLog {
   }
 
   #bridge(client: KMSClient): EsdkKmsClient {
-    const run = async <T>(operation: string, keyId: string | undefined, send: () => Promise<T>): Promise<T> => {
+    const run = async <T>(
+      operation: string,
+      keyId: string | undefined,
+      send: () => Promise<T>,
+    ): Promise<T> => {
       try {
         return await send()
       } catch (err) {

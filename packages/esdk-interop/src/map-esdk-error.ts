@@ -35,10 +35,15 @@ export function mapEsdkError(err: unknown, state: EsdkFailureState): KmsEnvelope
     if (/Incomplete Header/i.test(message)) {
       return new TruncatedCiphertextError('The ESDK message ends inside its header.', { cause: err })
     }
-    if (/Unsupported algorithm suite|Not a supported message format version|Unknown contentType/.test(message)) {
-      return new UnsupportedFormatError(`The ESDK message uses a format this reader does not know (${message}).`, {
-        cause: err,
-      })
+    if (
+      /Unsupported algorithm suite|Not a supported message format version|Unknown contentType/.test(message)
+    ) {
+      return new UnsupportedFormatError(
+        `The ESDK message uses a format this reader does not know (${message}).`,
+        {
+          cause: err,
+        },
+      )
     }
     if (/unable to authenticate|Unsupported state/i.test(message)) {
       return new TamperedCiphertextError('The ESDK message header failed authentication.', { cause: err })
