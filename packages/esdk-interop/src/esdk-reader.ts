@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { once } from 'node:events'
 import { createReadStream } from 'node:fs'
 import { open, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -340,7 +339,7 @@ export class EsdkReader {
       // Feed the ESDK's (authenticated, frame by frame) plaintext into the encryptor; end it only on success.
       const feeding = (async () => {
         for await (const chunk of plaintext) {
-          if (!enc.write(chunk)) await once(enc, 'drain')
+          if (!enc.write(chunk)) await drained(enc)
         }
         await done
         enc.end()
@@ -377,8 +376,12 @@ export class EsdkReader {
           'This is a kms-envelope message, not an AWS Encryption SDK message: decrypt it with Envelope#decrypt.',
         )
       }
-      if (!complete && head.length < 4)
+      // A prefix of an ESDK start (0x01 0x80 + suite, or 0x02 + suite) that ends too early.
+      const prefix =
+        head.length === 0 || head[0] === 0x02 || (head[0] === 0x01 && (head.length === 1 || head[1] === 0x80))
+      if (head.length < 4 && (prefix || !complete)) {
         throw new TruncatedCiphertextError('The ESDK message ends inside its header.')
+      }
       if ((head[0] === 0x01 && head[1] === 0x80) || head[0] === 0x02) {
         throw new UnsupportedFormatError(
           'The ESDK message uses an algorithm suite this reader does not know.',
@@ -490,10 +493,10 @@ export class EsdkReader {
             head = Buffer.concat([head, chunk])
             if (head.length < 4) continue
             suite = this.#gate(head, false, refuseSigned)
-            if (!esdk.write(head)) await once(esdk, 'drain')
+            if (!esdk.write(head)) await drained(esdk)
             continue
           }
-          if (!esdk.write(chunk)) await once(esdk, 'drain')
+          if (!esdk.write(chunk)) await drained(esdk)
         }
         if (suite === undefined) {
           suite = this.#gate(head, false, refuseSigned)
@@ -544,6 +547,24 @@ type StreamRun = ((source: AsyncIterable<Uint8Array>) => {
   header: Promise<StreamHeader>
   done: Promise<void>
 }) & { header: Promise<StreamHeader> }
+
+/** Wait for 'drain', or fail if the stream errors or closes first (its consumer gave up). */
+function drained(stream: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (err?: unknown) => {
+      stream.off('drain', onDrain)
+      stream.off('error', settle)
+      stream.off('close', onClose)
+      if (err === undefined) resolve()
+      else reject(err)
+    }
+    const onDrain = () => settle()
+    const onClose = () => settle(new Error('The stream closed before it drained.'))
+    stream.once('drain', onDrain)
+    stream.once('error', settle)
+    stream.once('close', onClose)
+  })
+}
 
 function attachHeader(stream: Duplex & EsdkStreamInfo, run: StreamRun): Duplex & EsdkStreamInfo {
   Object.defineProperty(stream, 'header', { value: run.header, enumerable: true })

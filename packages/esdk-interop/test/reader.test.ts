@@ -1,3 +1,9 @@
+import {
+  buildClient,
+  CommitmentPolicy,
+  RawAesKeyringNode,
+  RawAesWrappingSuiteIdentifier,
+} from '@aws-crypto/client-node'
 import { CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms'
 import {
   ConfigurationError,
@@ -9,6 +15,7 @@ import {
   KmsKeyring,
   LimitExceededError,
   MalformedCiphertextError,
+  TruncatedCiphertextError,
   UnsupportedFormatError,
 } from '@kms-envelope/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -168,6 +175,32 @@ describe('EsdkReader.decrypt', () => {
     await expect(reader.decrypt('x' as unknown as Uint8Array)).rejects.toBeInstanceOf(
       MalformedCiphertextError,
     )
+  })
+
+  it('refuses messages wrapped by a raw AES keyring (not KMS) before any KMS call', async () => {
+    const keyring = new RawAesKeyringNode({
+      keyName: 'app-key',
+      keyNamespace: 'local',
+      unencryptedMasterKey: new Uint8Array(32).fill(7),
+      wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+    })
+    const { result } = await buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT).encrypt(
+      keyring,
+      'hi',
+    )
+    const client = w.kms.client()
+    const calls = countCalls(client)
+    const err = await new EsdkReader({ client, keyIds: [w.keyA] }).decrypt(result).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InvalidKeyError)
+    expect((err as InvalidKeyError).message).toMatch(/raw AES\/RSA keyrings/)
+    expect(calls.names).toEqual([])
+  })
+
+  it('a message cut inside its first bytes is truncated, not malformed', async () => {
+    const reader = new EsdkReader({ client: w.client, keyIds: [w.keyA] })
+    for (const head of [[], [0x01], [0x01, 0x80], [0x01, 0x80, 0x04], [0x02], [0x02, 0x05]]) {
+      await expect(reader.decrypt(Uint8Array.from(head))).rejects.toBeInstanceOf(TruncatedCiphertextError)
+    }
   })
 
   it('refuses unsafe or inconsistent configurations', () => {
