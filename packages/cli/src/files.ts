@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { constants, type ReadStream } from 'node:fs'
 import { type FileHandle, link, lstat, open, realpath, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import type { Readable, Writable } from 'node:stream'
+import { type Readable, Writable } from 'node:stream'
 import { FileAccessError, OutputExistsError, UsageError } from './errors.js'
 
 /** An opened input: a stream, its size when it is a regular file, and a name for messages. */
@@ -97,6 +97,32 @@ async function publishNoReplace(temp: string, target: string): Promise<void> {
   await unlink(temp)
 }
 
+/**
+ * @internal A Writable that forwards to `stdout` without owning it: a failed pipeline destroys this
+ * wrapper, never the caller's stdout (which `run` may share with its embedder), and stdout errors such as
+ * EPIPE (`| head`) fail the pipeline instead of crashing the process.
+ */
+export function stdoutSink(stdout: Writable): Writable {
+  let failure: Error | undefined
+  const onError = (err: Error) => {
+    failure = err
+  }
+  stdout.on('error', onError)
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (failure) return callback(failure)
+      stdout.write(chunk, (err) => callback(err ?? failure ?? null))
+    },
+    final(callback) {
+      callback(failure ?? null)
+    },
+    destroy(err, callback) {
+      stdout.off('error', onError)
+      callback(err)
+    },
+  })
+}
+
 /** Options for {@link createOutput}. */
 export interface OutputOptions {
   readonly spec: string | undefined
@@ -116,7 +142,8 @@ export interface OutputOptions {
 export async function createOutput(options: OutputOptions): Promise<Output> {
   const { spec } = options
   if (spec === undefined || spec === '-') {
-    return { stream: options.stdout, name: 'stdout', commit: async () => {}, abort: async () => {} }
+    const stream = stdoutSink(options.stdout)
+    return { stream, name: 'stdout', commit: async () => {}, abort: async () => void stream.destroy() }
   }
   const target = resolve(options.cwd, spec)
   // Precondition: never write over the input (the temp-and-rename would destroy it before it is read).

@@ -1,6 +1,16 @@
 import type { Readable, Writable } from 'node:stream'
 
-/** A stream that may be a terminal (process.stdin/stdout/stderr are). */
+/**
+ * A stream that may be a terminal (process.stdin/stdout/stderr are). `encrypt` refuses to write ciphertext
+ * to a terminal; progress is shown by default when stderr is one.
+ *
+ * @example
+ * ```ts
+ * import { PassThrough } from 'node:stream'
+ * import type { MaybeTty } from '@kms-envelope/cli'
+ * const fakeTerminal: PassThrough & MaybeTty = Object.assign(new PassThrough(), { isTTY: true })
+ * ```
+ */
 export type MaybeTty = { readonly isTTY?: boolean }
 
 /**

@@ -2,7 +2,15 @@
 import type { KMSClient } from '@aws-sdk/client-kms'
 import { ConfigurationError, createKmsClient, tryParseKmsArn } from '@kms-envelope/core'
 
-/** Where and how to reach KMS. */
+/**
+ * Where and how to reach KMS.
+ *
+ * @example
+ * ```ts
+ * import type { KmsSettings } from '@kms-envelope/cli'
+ * const settings: KmsSettings = { region: 'eu-west-1', endpoint: 'https://kms-fips.eu-west-1.amazonaws.com', env: process.env }
+ * ```
+ */
 export interface KmsSettings {
   /** `--region`, else AWS_REGION / AWS_DEFAULT_REGION, else the Region of the first key ARN. */
   readonly region?: string | undefined

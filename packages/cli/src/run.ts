@@ -12,6 +12,15 @@ import { type CliIo, println } from './io.js'
 import { printable } from './printable.js'
 import { VERSION } from './version.js'
 
+/**
+ * The top-level help text (`kms-envelope --help`), with the exit-code summary.
+ *
+ * @example
+ * ```ts
+ * import { MAIN_HELP } from '@kms-envelope/cli'
+ * process.stdout.write(MAIN_HELP)
+ * ```
+ */
 export const MAIN_HELP = `Usage: kms-envelope <command> [options]
 
 Envelope encryption with AWS KMS for files and streams.

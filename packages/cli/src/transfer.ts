@@ -41,11 +41,11 @@ export async function transfer(
     stages.push(new ProgressMeter(ctx.stderr, progress.label, input.size))
   }
   try {
-    await pipeline([input.stream, ...stages, transform, output.stream], {
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-      // stdout stays open for whatever else the caller writes.
-      end: output.stream !== ctx.stdout,
-    })
+    // output.stream is a file or a wrapper around stdout (ending it leaves stdout open).
+    await pipeline(
+      [input.stream, ...stages, transform, output.stream],
+      ctx.signal ? { signal: ctx.signal } : {},
+    )
     await output.commit()
   } catch (err) {
     await output.abort()

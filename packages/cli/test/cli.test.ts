@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
+import { PassThrough, Writable } from 'node:stream'
 import { CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms'
 import { ExitCode, exitCodeFor, parsePairs, printable, VERSION } from '@kms-envelope/cli'
 import fc from 'fast-check'
@@ -299,6 +299,36 @@ describe('failures leave no output file', () => {
     })
     expect(buffered.code).toBe(ExitCode.Integrity)
     expect(buffered.stdout.length).toBe(0)
+  })
+
+  it("a failed decrypt to stdout leaves the caller's stdout usable; a broken pipe is ERR_IO (exit 4)", async () => {
+    const ct = await encryptFile(randomBytes(700_000))
+    const tampered = Buffer.from(ct)
+    tampered[tampered.length - 40]! ^= 1
+    const stdout = new PassThrough()
+    stdout.resume()
+    const bad = await cli(['decrypt', ...kmsArgs(), '--key', h.keyArn], {
+      env: h.env,
+      stdin: tampered,
+      stdout,
+    })
+    expect(bad.code).toBe(ExitCode.Integrity)
+    expect(stdout.destroyed).toBe(false)
+    expect(stdout.writableEnded).toBe(false)
+
+    const broken = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))
+      },
+    })
+    broken.on('error', () => {})
+    const pipe = await cli(['decrypt', ...kmsArgs(), '--key', h.keyArn], {
+      env: h.env,
+      stdin: ct,
+      stdout: broken,
+    })
+    expect(pipe.code).toBe(ExitCode.Io)
+    expect(pipe.err).toContain('error [ERR_IO]: Cannot write stdout (EPIPE)')
   })
 
   it('not a message: inspect and decrypt say so (exit 6)', async () => {

@@ -64,6 +64,8 @@ export async function cli(
     stdin?: Uint8Array | Readable
     signal?: AbortSignal
     tty?: boolean
+    /** Replace stdout (e.g. a stream that fails). */
+    stdout?: Writable
   } = {},
 ): Promise<Result> {
   const stdout = new Sink()
@@ -76,7 +78,7 @@ export async function cli(
       : Readable.from(options.stdin ? [Buffer.from(options.stdin)] : [])
   const io: CliIo = {
     stdin,
-    stdout,
+    stdout: options.stdout ?? stdout,
     stderr,
     env: options.env ?? {},
     ...(options.cwd ? { cwd: options.cwd } : {}),

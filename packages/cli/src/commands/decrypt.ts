@@ -1,5 +1,6 @@
 /** `kms-envelope decrypt`: authenticate and decrypt a message, strict (named keys) or discovery (accounts). */
 import { Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { Envelope, KmsKeyring } from '@kms-envelope/core'
 import { flag, list, type OptionSpecs, parsePairs, parseStrict, str } from '../args.js'
 import type { CommandContext } from '../context.js'
@@ -136,8 +137,13 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
         // Not wiped here: stdout may still hold references until it flushed.
         for (const chunk of held.chunks) target.stream.write(chunk)
         held.chunks.length = 0
+        target.stream.end()
+        await finished(target.stream)
       },
-      abort: async () => held.wipe(),
+      abort: async () => {
+        held.wipe()
+        await target.abort()
+      },
     }
   }
   const envelope = new Envelope({ keyring, cache: false })
