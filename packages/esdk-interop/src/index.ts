@@ -4,6 +4,7 @@
  *
  * - {@link detectFormat}, {@link esdkSuiteOf}: which format a message is in, from its first bytes.
  * - {@link EsdkReader}: decrypt / decryptStream / migrate / migrateStream.
+ * - {@link EsdkWriter}: ESDK messages for consumers still on the ESDK (rollback, dual formats).
  * - {@link CommitmentPolicyError}: a legacy non-committing message refused by policy.
  *
  * @packageDocumentation
@@ -23,5 +24,6 @@ export {
   type MigrationResult,
 } from './esdk-reader.js'
 export { ESDK_SUITES, type EsdkSuite } from './esdk-suites.js'
+export { type EsdkEncryptOptions, EsdkWriter, type EsdkWriterOptions } from './esdk-writer.js'
 export { ESDK_RESERVED_PREFIX } from './guard.js'
 export type { EsdkKmsCalls, EsdkKmsClient } from './kms-adapter.js'

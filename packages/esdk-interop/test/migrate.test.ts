@@ -5,6 +5,7 @@ import {
   ConfigurationError,
   EncryptionContextMismatchError,
   Envelope,
+  InvalidEncryptionContextError,
   inspect,
   KmsKeyring,
   TamperedCiphertextError,
@@ -66,6 +67,11 @@ describe('migrate', () => {
     expect(s.error).toBeInstanceOf(EncryptionContextMismatchError)
     expect(s.out.length).toBe(0)
     expect(calls.names).toEqual([])
+  })
+
+  it('an ESDK context with a key kms-envelope reserves is refused with a typed error, nothing written', async () => {
+    const esdk = await w.esdkEncrypt(bytes(10), { context: { 'kms-envelope:scope': 'x' } })
+    await expect(reader.migrate(esdk, envelope)).rejects.toBeInstanceOf(InvalidEncryptionContextError)
   })
 
   it('round-trips any plaintext, context, frame length and suite (property)', async () => {
