@@ -12,6 +12,10 @@ const onSignal = () => {
   if (signals > 1) process.exit(130)
   controller.abort()
 }
+// A closed pipe (`kms-envelope decrypt … | head`) is reported by run() as ERR_IO; never crash on it.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+})
 process.on('SIGINT', onSignal)
 process.on('SIGTERM', onSignal)
 

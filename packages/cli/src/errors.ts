@@ -60,9 +60,11 @@ export class FileAccessError extends KmsEnvelopeError {
     super(
       'ERR_IO',
       `Cannot ${action} ${path} (${reason}).`,
-      action === 'read'
-        ? 'Check that the file exists and is readable.'
-        : 'Check that the directory exists, is writable and has free space.',
+      reason === 'EPIPE'
+        ? 'The reader of the output closed it early (e.g. `| head`): what it got is incomplete.'
+        : action === 'read'
+          ? 'Check that the file exists and is readable.'
+          : 'Check that the directory exists, is writable and has free space.',
       { cause },
     )
     this.path = path

@@ -117,7 +117,9 @@ export function stdoutSink(stdout: Writable): Writable {
       callback(failure ?? null)
     },
     destroy(err, callback) {
-      stdout.off('error', onError)
+      // After a failure stdout may still emit the same error a tick later (EPIPE): keep listening then,
+      // so that late event does not become an unhandled 'error'.
+      if (!err) stdout.off('error', onError)
       callback(err)
     },
   })
