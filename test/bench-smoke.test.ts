@@ -118,8 +118,10 @@ describe('bench harness', () => {
   it('overhead: byte counts for ours and both ESDK suites', async () => {
     const o = await benchOverhead(context)
     expect(o.plaintextBytes).toBe(1024)
-    for (const n of [o.ours, o.esdkNonSigning, o.esdkDefault])
+    for (const n of [o.ours, o.oursCompact, o.esdkNonSigning, o.esdkDefault])
       expect(Number.isInteger(n) && n > 184).toBe(true)
+    // Compact leaves the context and the key ARN out: exactly their encoded size less.
+    expect(o.oursCompact).toBeLessThan(o.ours - o.oursKeyIdBytes)
     // The signed suite adds a signature and a public key to the non-signing one.
     expect(o.esdkDefault).toBeGreaterThan(o.esdkNonSigning)
   })
@@ -155,12 +157,12 @@ describe('bench harness', () => {
       kmsCalls: await benchKmsCalls({ messages: 20, maxPerKey: 10, concurrent: 5, context }),
     }
     const checks = checkTargets(results, { ...QUICK, kms: { messages: 20, maxPerKey: 10, concurrent: 5 } })
-    expect(checks).toHaveLength(8)
+    expect(checks).toHaveLength(9)
     expect(checks.find((c) => c.name.startsWith('KMS calls, 20'))?.pass).toBe(true)
     const md = renderReport(results, QUICK, checks, 'meta')
     expect(md).toContain('| Case | Op | raw AES-GCM |')
     expect(md).toContain('## Targets (issue 2)')
-    expect(md.match(/\| (PASS|FAIL) \|/g)).toHaveLength(8)
+    expect(md.match(/\| (PASS|FAIL) \|/g)).toHaveLength(9)
     expect(md).toContain('| ours: encryptStream → decryptStream |')
     expect(md).toContain('| raw: one AES-256-GCM Transform per direction (floor) |')
     expect(checks.find((c) => c.name.endsWith('stream peak RSS'))?.measured).toBe(

@@ -14,6 +14,7 @@ export type { CacheLimits, CacheStats, Zeroizable } from './cache/types.js'
 export {
   type DecryptOptions,
   type DecryptResult,
+  type EncryptMessageOptions,
   type EncryptOptions,
   type EncryptStreamOptions,
   Envelope,

@@ -20,10 +20,15 @@ import {
 import { ContextMemo } from '../format/context.js'
 import type { MessageHeader } from '../format/header.js'
 import { HeaderMemo } from '../format/header-memo.js'
-import type { EncryptedDataKey, EncryptionContext, Keyring } from '../keyring/types.js'
+import {
+  type EncryptedDataKey,
+  type EncryptionContext,
+  type Keyring,
+  WrappingType,
+} from '../keyring/types.js'
 import { DecryptStream } from '../stream/decrypt-stream.js'
 import { EncryptStream } from '../stream/encrypt-stream.js'
-import { assertExpectedContext } from './expected-context.js'
+import { assertExactContext, assertExpectedContext } from './expected-context.js'
 import { readHeader } from './inspect.js'
 import { DataKeyMaterial } from './material.js'
 import { openMessage, sealSingle } from './message.js'
@@ -46,16 +51,33 @@ export interface EnvelopeOptions {
   readonly clock?: () => number
 }
 
-/** Options of {@link Envelope.encrypt}. */
+/** The context option shared by {@link Envelope.encrypt} and {@link Envelope.encryptStream}. */
 export interface EncryptOptions {
   /** Non-secret pairs bound to the ciphertext (and to the KMS call). Use them: tenant, resource, purpose. */
   readonly context?: EncryptionContext
+}
+
+/** Options of {@link Envelope.encrypt}. */
+export interface EncryptMessageOptions extends EncryptOptions {
+  /**
+   * Compact message (docs/FORMAT.md, content type 0x03): the context and the KMS key ARN are authenticated
+   * but not stored — about 100 bytes less per message under one KMS key, for small records whose context
+   * the reader knows (it is derived from where the record lives), as with KMS Decrypt. The reader must pass
+   * the exact context (`decrypt(ct, { context })`) and a strict `KmsKeyring` that lists the key. Needs a
+   * keyring that wraps each data key under exactly one KMS key. Default false.
+   */
+  readonly compact?: boolean
 }
 
 /** Options of {@link Envelope.decrypt}. */
 export interface DecryptOptions {
   /** Pairs the message's context must contain (with these values); otherwise EncryptionContextMismatchError. */
   readonly expectedContext?: EncryptionContext
+  /**
+   * The message's complete context. Required for compact messages, which do not store it (a wrong or
+   * missing pair then fails authentication); for other messages the stored context must equal it exactly.
+   */
+  readonly context?: EncryptionContext
 }
 
 /** Options of {@link Envelope.encryptStream}. */
@@ -138,7 +160,7 @@ export class Envelope {
    * const ct = await envelope.encrypt('call notes', { context: { instance: 'i-123' } })
    * ```
    */
-  async encrypt(data: Uint8Array | string, options: EncryptOptions = {}): Promise<Uint8Array> {
+  async encrypt(data: Uint8Array | string, options: EncryptMessageOptions = {}): Promise<Uint8Array> {
     const plaintext = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     // Precondition: bytes or a string.
     if (!(plaintext instanceof Uint8Array)) {
@@ -147,12 +169,23 @@ export class Envelope {
         'Use encryptJson() for other values.',
       )
     }
-    const { pairs, context, id } = this.#contexts.canonical(options.context)
+    const { pairs, context, id, block } = this.#contexts.canonical(options.context)
     const lease = await this.#cache.acquireEncrypt(this.#partition(context, id), plaintext.length, () =>
       this.#generate(context),
     )
     try {
       const material = usable(lease)
+      if (options.compact) {
+        const edks = material.encryptedDataKeys
+        // Precondition: a compact message carries exactly one KMS-wrapped data key.
+        if (edks.length !== 1 || edks[0]?.type !== WrappingType.AwsKms) {
+          throw new ConfigurationError(
+            'A compact message needs a keyring that wraps each data key under exactly one KMS key.',
+            'Use a KmsKeyring without extra wrapping keys (and not a scope keyring), or leave out compact.',
+          )
+        }
+        return sealSingle(material.messageKeys, material.compactPrefix(), plaintext, block)
+      }
       return sealSingle(material.messageKeys, material.singlePrefix(id, pairs), plaintext)
     } finally {
       lease.release()
@@ -167,7 +200,7 @@ export class Envelope {
    * const ct = await envelope.encryptJson({ name: 'Ana', phone: '+1 555 0100' }, { context: { domain: 'crm' } })
    * ```
    */
-  async encryptJson(value: unknown, options: EncryptOptions = {}): Promise<Uint8Array> {
+  async encryptJson(value: unknown, options: EncryptMessageOptions = {}): Promise<Uint8Array> {
     const text = JSON.stringify(value)
     if (text === undefined)
       throw new ConfigurationError(
@@ -191,7 +224,9 @@ export class Envelope {
       throw new MalformedCiphertextError('decrypt() takes the Uint8Array that encrypt() returned')
     }
     const header = readHeader(message, this.#headers)
+    if (!header.contextStored) return this.#decryptCompact(message, header, options)
     assertExpectedContext(header.context, options.expectedContext)
+    if (options.context !== undefined) assertExactContext(header.context, options.context)
     const lease = await this.#cache.acquireDecrypt(this.#identity(header), () => this.#unwrap(header))
     try {
       const material = usable(lease)
@@ -257,7 +292,15 @@ export class Envelope {
    */
   decryptStream(options: DecryptOptions = {}): DecryptStream {
     return new DecryptStream(async (header) => {
+      // Precondition: a message that stores its context (compact messages are small: decrypt() them).
+      if (!header.contextStored) {
+        throw new ConfigurationError(
+          'decryptStream() does not read compact messages.',
+          'Compact messages are small single records: use decrypt(message, { context }).',
+        )
+      }
       assertExpectedContext(header.context, options.expectedContext)
+      if (options.context !== undefined) assertExactContext(header.context, options.context)
       const lease = await this.#cache.acquireDecrypt(this.#identity(header), () => this.#unwrap(header))
       try {
         const material = usable(lease)
@@ -326,8 +369,47 @@ export class Envelope {
     }
   }
 
-  async #unwrap(header: MessageHeader) {
-    const decrypted = await this.#keyring.decryptDataKey(header.encryptedDataKeys, header.context)
+  /** A compact message: the reader's context is authenticated (and sent to KMS) in place of a stored one. */
+  async #decryptCompact(
+    message: Uint8Array,
+    header: MessageHeader,
+    options: DecryptOptions,
+  ): Promise<DecryptResult> {
+    // Precondition: the reader supplies the context the message does not store.
+    if (options.context === undefined) {
+      throw new ConfigurationError(
+        'This message is compact: it does not store its encryption context.',
+        'Pass decrypt(message, { context }) with the exact context it was encrypted with.',
+      )
+    }
+    const { context, id, block } = this.#contexts.canonical(options.context)
+    assertExpectedContext(context, options.expectedContext)
+    try {
+      const lease = await this.#cache.acquireDecrypt(`${header.keyIdentity}\u0002${id}`, () =>
+        this.#unwrap(header, context),
+      )
+      try {
+        const material = usable(lease)
+        checkCommitment(material, header)
+        const plaintext = openMessage(material.messageKeys, header, message, block)
+        return { plaintext, context, encryptedDataKeys: header.encryptedDataKeys }
+      } finally {
+        lease.release()
+      }
+    } catch (err) {
+      // Postcondition: an authentication failure says what a compact message needs.
+      if (err instanceof TamperedCiphertextError) {
+        throw new TamperedCiphertextError(
+          'The compact message did not authenticate with the context given: the context must be exactly the one it was encrypted with (every pair, nothing more), or the message was modified.',
+          { cause: err },
+        )
+      }
+      throw err
+    }
+  }
+
+  async #unwrap(header: MessageHeader, context: EncryptionContext = header.context) {
+    const decrypted = await this.#keyring.decryptDataKey(header.encryptedDataKeys, context)
     // Postcondition: a 32-byte key.
     if (decrypted.plaintextKey?.length !== DATA_KEY_LENGTH) {
       decrypted.plaintextKey?.fill(0)

@@ -19,3 +19,16 @@ export function assertExpectedContext(
     }
   }
 }
+
+/**
+ * Require the message's context to be exactly `expected`: every expected pair present with its value and no
+ * other pair. Checked before any KMS call.
+ */
+export function assertExactContext(actual: EncryptionContext, expected: EncryptionContext): void {
+  assertExpectedContext(actual, expected)
+  for (const key of Object.keys(actual)) {
+    // Precondition: no pair beyond the expected ones.
+    if (!Object.hasOwn(expected, key))
+      throw new EncryptionContextMismatchError(key, 'the message has a pair the given context does not')
+  }
+}

@@ -11,6 +11,8 @@ export interface MessageInfo {
   /** The algorithm suite (docs/FORMAT.md section 2): AES-256-GCM, XAES-256-GCM's CMAC KDF, HKDF-SHA-256 commitment. */
   readonly suite: 'AES-256-GCM/CMAC-KDF/commit'
   readonly framed: boolean
+  /** False for compact messages: `context` is then empty, the reader supplies it, and the KMS key id is ''. */
+  readonly contextStored: boolean
   /** Plaintext bytes per frame (framed messages), else 0. */
   readonly frameLength: number
   readonly context: EncryptionContext
@@ -53,6 +55,7 @@ export function inspect(message: Uint8Array): MessageInfo {
     version: h.version,
     suite: 'AES-256-GCM/CMAC-KDF/commit',
     framed: h.contentType === ContentType.Framed,
+    contextStored: h.contextStored,
     frameLength: h.frameLength,
     context: h.context,
     encryptedDataKeys: h.encryptedDataKeys.map((k: EncryptedDataKey) =>

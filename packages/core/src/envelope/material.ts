@@ -24,6 +24,7 @@ export class DataKeyMaterial implements Zeroizable {
   readonly encryptedDataKeys: readonly EncryptedDataKey[]
   readonly #suite: Suite
   readonly #singlePrefixes = new Map<string, Buffer>()
+  #compactPrefix: Buffer | undefined
   #zeroized = false
 
   /** Takes ownership of `plaintextKey` and zeroizes it. */
@@ -54,6 +55,16 @@ export class DataKeyMaterial implements Zeroizable {
       if (this.#singlePrefixes.size >= MAX_PREFIXES) this.#singlePrefixes.clear()
       prefix = this.headerPrefix(pairs, ContentType.Single, 0)
       this.#singlePrefixes.set(contextId, prefix)
+    }
+    return prefix
+  }
+
+  /** The compact header prefix (no context, no key id): the same for every context. */
+  compactPrefix(): Buffer {
+    let prefix = this.#compactPrefix
+    if (!prefix) {
+      prefix = this.headerPrefix([], ContentType.Compact, 0)
+      this.#compactPrefix = prefix
     }
     return prefix
   }

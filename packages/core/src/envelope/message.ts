@@ -23,12 +23,14 @@ const SINGLE_SUFFIX = frameAadSuffix(0, true)
 
 /**
  * Encrypt `plaintext` as a single (non-framed) message: header prefix || nonce || ciphertext || tag.
- * `nonce` is only passed by the known-answer vectors; normal use draws a random one.
+ * `contextBlock` is given for compact messages only: the encoded context, authenticated after the header
+ * but not stored. `nonce` is only passed by the known-answer vectors; normal use draws a random one.
  */
 export function sealSingle(
   keys: MessageKeyDeriver,
   headerPrefix: Uint8Array,
   plaintext: Uint8Array,
+  contextBlock?: Uint8Array,
   nonce = randomNonce(),
 ): Buffer {
   // Precondition: within the single-message limit.
@@ -49,7 +51,12 @@ export function sealSingle(
   const key = keys.derive(nonce)
   try {
     const cipher = createCipheriv('aes-256-gcm', key, nonce)
-    cipher.setAAD(out.subarray(0, headerLength + 5))
+    if (contextBlock) {
+      // Compact: header || context block || u32(0) || 0x01.
+      cipher.setAAD(out.subarray(0, headerLength))
+      cipher.setAAD(contextBlock)
+      cipher.setAAD(SINGLE_SUFFIX)
+    } else cipher.setAAD(out.subarray(0, headerLength + 5))
     const ct = cipher.update(plaintext)
     out.set(ct, headerLength)
     cipher.final()
@@ -63,20 +70,30 @@ export function sealSingle(
 }
 
 /**
- * Decrypt the body of a complete in-memory message (single or framed) whose header is `header`.
- * Returns the plaintext only when every frame authenticated and the final frame was reached.
+ * Decrypt the body of a complete in-memory message (single, compact or framed) whose header is `header`;
+ * `contextBlock` is the reader's encoded context for compact messages. Returns the plaintext only when
+ * every frame authenticated and the final frame was reached.
  */
-export function openMessage(keys: MessageKeyDeriver, header: MessageHeader, message: Uint8Array): Buffer {
+export function openMessage(
+  keys: MessageKeyDeriver,
+  header: MessageHeader,
+  message: Uint8Array,
+  contextBlock?: Uint8Array,
+): Buffer {
   const key = keys.derive(header.nonce)
   try {
     const body = message.subarray(header.bytes.length)
-    if (header.contentType === ContentType.Single) {
+    if (header.contentType !== ContentType.Framed) {
+      // Precondition: a compact message is opened with the reader's context.
+      if (header.contentType === ContentType.Compact && !contextBlock)
+        throw new Error('compact message opened without its context (bug)')
       // Precondition: room for the tag.
       if (body.length < TAG_LENGTH)
         throw new TruncatedCiphertextError('The message ends before its authentication tag.')
       const ctLength = body.length - TAG_LENGTH
       const decipher = createDecipheriv('aes-256-gcm', key, header.nonce, GCM_OPTIONS)
       decipher.setAAD(header.bytes)
+      if (header.contentType === ContentType.Compact) decipher.setAAD(contextBlock!)
       decipher.setAAD(SINGLE_SUFFIX)
       decipher.setAuthTag(body.subarray(ctLength))
       const plaintext = decipher.update(body.subarray(0, ctLength))

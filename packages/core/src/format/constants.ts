@@ -25,6 +25,11 @@ export const ContentType = {
   Single: 0x01,
   /** Framed: a sequence of frames, the last one marked final. For streaming. */
   Framed: 0x02,
+  /**
+   * Compact single message: one KMS-wrapped data key whose KMS key is not named, and a context that is
+   * authenticated but not stored (the reader supplies it, as with KMS Decrypt). For small records.
+   */
+  Compact: 0x03,
 } as const
 export type ContentType = (typeof ContentType)[keyof typeof ContentType]
 

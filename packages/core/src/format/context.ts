@@ -1,6 +1,7 @@
 import { InvalidEncryptionContextError } from '../errors/errors.js'
 import type { EncryptionContext } from '../keyring/types.js'
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_PAIRS, RESERVED_CONTEXT_PREFIXES } from './constants.js'
+import { varintLength, writeVarint } from './varint.js'
 
 /** A context pair already encoded as UTF-8, in canonical order. */
 export interface EncodedPair {
@@ -75,11 +76,34 @@ export function contextId(pairs: readonly EncodedPair[]): string {
   return id
 }
 
-/** A validated, canonical context with its cache-partition id. */
+/**
+ * The context field of a header: `varint count`, then per pair `varint key length`, key, `varint value
+ * length`, value (docs/FORMAT.md, section 3). Compact messages authenticate it without storing it.
+ */
+export function encodeContextBlock(pairs: readonly EncodedPair[]): Buffer {
+  let size = varintLength(pairs.length)
+  for (const p of pairs)
+    size += varintLength(p.key.length) + p.key.length + varintLength(p.value.length) + p.value.length
+  const out = Buffer.allocUnsafe(size)
+  let o = writeVarint(out, 0, pairs.length)
+  for (const p of pairs) {
+    o = writeVarint(out, o, p.key.length)
+    o += p.key.copy(out, o)
+    o = writeVarint(out, o, p.value.length)
+    o += p.value.copy(out, o)
+  }
+  // Postcondition: the computed size was exact.
+  if (o !== size) throw new Error('context block size mismatch (bug)')
+  return out
+}
+
+/** A validated, canonical context with its cache-partition id and its encoded block. */
 export interface CanonicalContext {
   readonly pairs: EncodedPair[]
   readonly context: EncryptionContext
   readonly id: string
+  /** {@link encodeContextBlock} of the pairs. */
+  readonly block: Buffer
 }
 
 const MAX_MEMO = 1024
@@ -107,7 +131,7 @@ export class ContextMemo {
 
   #compute(context: EncryptionContext | undefined, key: string | undefined): CanonicalContext {
     const { pairs, context: frozen } = canonicalContext(context)
-    const result = { pairs, context: frozen, id: contextId(pairs) }
+    const result = { pairs, context: frozen, id: contextId(pairs), block: encodeContextBlock(pairs) }
     if (key !== undefined) {
       if (this.#memo.size >= MAX_MEMO) this.#memo.clear()
       this.#memo.set(key, result)

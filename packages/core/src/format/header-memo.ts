@@ -67,6 +67,7 @@ function instantiate(message: Uint8Array, t: MessageHeader): MessageHeader {
     contentType: t.contentType,
     frameLength: t.frameLength,
     context: t.context,
+    contextStored: t.contextStored,
     encryptedDataKeys: t.encryptedDataKeys,
     commitment: t.commitment,
     keyIdentity: t.keyIdentity,

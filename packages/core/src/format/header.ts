@@ -1,5 +1,5 @@
 import { MalformedCiphertextError, UnsupportedFormatError } from '../errors/errors.js'
-import type { EncryptedDataKey, EncryptionContext, WrappingType } from '../keyring/types.js'
+import { type EncryptedDataKey, type EncryptionContext, WrappingType } from '../keyring/types.js'
 import {
   COMMITMENT_LENGTH,
   ContentType,
@@ -23,7 +23,10 @@ export interface MessageHeader {
   readonly contentType: ContentType
   /** Plaintext bytes per regular frame (framed messages); 0 for single messages. */
   readonly frameLength: number
+  /** The stored context; empty for compact messages, whose context the reader supplies. */
   readonly context: EncryptionContext
+  /** False for compact messages: the context is authenticated but not stored. */
+  readonly contextStored: boolean
   readonly encryptedDataKeys: readonly EncryptedDataKey[]
   readonly commitment: Uint8Array
   readonly nonce: Uint8Array
@@ -95,6 +98,7 @@ export function encodeHeaderPrefix(fields: HeaderFields): Buffer {
   // Precondition: commitment has its fixed length; frame length in range for framed content.
   if (fields.commitment.length !== COMMITMENT_LENGTH)
     throw new MalformedCiphertextError('bad commitment length')
+  if (fields.contentType === ContentType.Compact) return encodeCompactPrefix(fields, edks)
   const framed = fields.contentType === ContentType.Framed
   if (framed && (fields.frameLength < 1 || fields.frameLength > MAX_FRAME_LENGTH)) {
     throw new MalformedCiphertextError(`frame length must be 1..${MAX_FRAME_LENGTH}`)
@@ -134,6 +138,30 @@ export function encodeHeaderPrefix(fields: HeaderFields): Buffer {
   o += COMMITMENT_LENGTH
   // Postcondition: the computed size was exact.
   if (o !== size) throw new Error('header size mismatch (bug)')
+  return out
+}
+
+/**
+ * Compact header prefix: version, suite, 0x03, `varint blob length`, the KMS blob, commitment. The context
+ * and the KMS key id are not stored.
+ */
+function encodeCompactPrefix(fields: HeaderFields, edks: readonly EncodedEdk[]): Buffer {
+  const edk = edks[0]!
+  // Precondition: exactly one KMS-wrapped key (its key id is left out: the reader names the key).
+  if (edks.length !== 1 || edk.type !== WrappingType.AwsKms) {
+    throw new MalformedCiphertextError('a compact message carries exactly one KMS-wrapped data key')
+  }
+  const out = Buffer.allocUnsafe(3 + varintLength(edk.blob.length) + edk.blob.length + COMMITMENT_LENGTH)
+  out[0] = FORMAT_VERSION
+  out[1] = fields.suite
+  out[2] = ContentType.Compact
+  let o = writeVarint(out, 3, edk.blob.length)
+  out.set(edk.blob, o)
+  o += edk.blob.length
+  out.set(fields.commitment, o)
+  o += COMMITMENT_LENGTH
+  // Postcondition: the computed size was exact.
+  if (o !== out.length) throw new Error('compact header size mismatch (bug)')
   return out
 }
 
@@ -186,9 +214,14 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
   }
   const contentType = bytes[2]!
   // Precondition: a known content type.
-  if (contentType !== ContentType.Single && contentType !== ContentType.Framed) {
+  if (
+    contentType !== ContentType.Single &&
+    contentType !== ContentType.Framed &&
+    contentType !== ContentType.Compact
+  ) {
     throw new MalformedCiphertextError(`unknown content type ${contentType}`)
   }
+  if (contentType === ContentType.Compact) return parseCompact(bytes, suite as Suite, need, varint)
   let o = 3
   let frameLength = 0
   if (contentType === ContentType.Framed) {
@@ -274,11 +307,51 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
     contentType: contentType as ContentType,
     frameLength,
     context: Object.freeze(context),
+    contextStored: true,
     encryptedDataKeys: Object.freeze(encryptedDataKeys),
     commitment,
     nonce,
     bytes: Uint8Array.prototype.slice.call(bytes, 0, o),
     keyIdentity,
     dataKeyIdentity,
+  }
+}
+
+const NO_CONTEXT: EncryptionContext = Object.freeze(Object.create(null))
+
+/** The rest of a compact header (after version, suite and content type). */
+function parseCompact(
+  bytes: Uint8Array,
+  suite: Suite,
+  need: (n: number, o: number) => void,
+  varint: (o: number, field: string) => [number, number],
+): MessageHeader {
+  const [blobLength, afterLength] = varint(3, 'wrapped key length')
+  let o = afterLength
+  // Precondition: a non-empty KMS blob within its limit.
+  if (blobLength === 0 || blobLength > MAX_BLOB_BYTES)
+    throw new MalformedCiphertextError('bad wrapped key length')
+  need(blobLength + COMMITMENT_LENGTH + NONCE_LENGTH, o)
+  const blob = Uint8Array.prototype.slice.call(bytes, o, o + blobLength)
+  o += blobLength
+  const commitment = Uint8Array.prototype.slice.call(bytes, o, o + COMMITMENT_LENGTH)
+  o += COMMITMENT_LENGTH
+  const identity =
+    String.fromCharCode(suite) + Buffer.from(bytes.buffer, bytes.byteOffset + 3, o - 3).toString('latin1')
+  const nonce = Uint8Array.prototype.slice.call(bytes, o, o + NONCE_LENGTH)
+  o += NONCE_LENGTH
+  return {
+    version: FORMAT_VERSION,
+    suite,
+    contentType: ContentType.Compact,
+    frameLength: 0,
+    context: NO_CONTEXT,
+    contextStored: false,
+    encryptedDataKeys: Object.freeze([Object.freeze({ type: WrappingType.AwsKms, keyId: '', blob })]),
+    commitment,
+    nonce,
+    bytes: Uint8Array.prototype.slice.call(bytes, 0, o),
+    keyIdentity: identity,
+    dataKeyIdentity: identity,
   }
 }

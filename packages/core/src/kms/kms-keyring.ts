@@ -408,7 +408,11 @@ export class KmsKeyring implements Keyring {
     }
     if (kms.length === 0) return []
     const allowed = await this.#allowedArns()
-    return kms.filter((e) => allowed.has(e.keyId))
+    // A compact message does not name its KMS key (keyId ''): try every key of the strict list, in order;
+    // KMS refuses a blob under another key (IncorrectKeyException), so the first that works is the one.
+    return kms.flatMap((e) =>
+      e.keyId === '' ? [...allowed].map((keyId) => ({ ...e, keyId })) : allowed.has(e.keyId) ? [e] : [],
+    )
   }
 
   /** The strict allow-list as key ARNs: aliases and bare key ids are resolved once with DescribeKey. */
@@ -439,7 +443,13 @@ export class KmsKeyring implements Keyring {
   }
 
   #notAllowed(edks: readonly EncryptedDataKey[]): InvalidKeyError {
-    const ids = edks.map((e) => (e.type === WrappingType.AwsKms ? e.keyId : `${e.keyId} (not KMS)`))
+    const ids = edks.map((e) =>
+      e.type !== WrappingType.AwsKms
+        ? `${e.keyId} (not KMS)`
+        : e.keyId === ''
+          ? 'an unnamed KMS key'
+          : e.keyId,
+    )
     const allowList =
       this.#mode === 'discovery'
         ? `keys of accounts ${[...this.#accounts].join(', ')} in partition ${this.#discoveryPartition}`
@@ -449,7 +459,9 @@ export class KmsKeyring implements Keyring {
       'NOT_ALLOWED',
       `the message is wrapped under [${ids.join(', ')}], and this keyring (${this.#mode}) allows only ${allowList}`,
       this.#mode === 'discovery'
-        ? 'Add the owning account to decrypt.accounts if you trust it, or decrypt with a keyring for that key.'
+        ? edks.some((e) => e.type === WrappingType.AwsKms && e.keyId === '')
+          ? 'A compact message does not name its KMS key, so discovery cannot vet it: decrypt it with a strict keyring that lists the key.'
+          : 'Add the owning account to decrypt.accounts if you trust it, or decrypt with a keyring for that key.'
         : 'Add the key ARN to decrypt.keyIds (or additionalKeyIds) if you trust it, or decrypt with a keyring for that key.',
     )
   }

@@ -62,19 +62,23 @@ describe('header', () => {
     expect(() => parseHeader(bad)).toThrow(/canonical order/)
   })
 
-  it('the memo returns exactly what a full parse returns, for real and mutated messages', async () => {
+  it('the memo returns exactly what a full parse returns, for real and mutated messages (full and compact)', async () => {
     const envelope = new Envelope({ keyring: new TestKeyring() })
     const memo = new HeaderMemo()
-    const base = Buffer.from(await envelope.encrypt('x', { context: { tenant: 'acme' } }))
+    const bases = [
+      Buffer.from(await envelope.encrypt('x', { context: { tenant: 'acme' } })),
+      Buffer.from(await envelope.encrypt('x', { context: { tenant: 'acme' }, compact: true })),
+    ]
     await fc.assert(
       fc.asyncProperty(
         fc.nat(),
         fc.integer({ min: 0, max: 255 }),
         fc.boolean(),
-        async (pos, value, fresh) => {
+        fc.boolean(),
+        async (pos, value, fresh, compact) => {
           const msg = fresh
-            ? Buffer.from(await envelope.encrypt('y', { context: { tenant: 'acme' } }))
-            : Buffer.from(base)
+            ? Buffer.from(await envelope.encrypt('y', { context: { tenant: 'acme' }, compact }))
+            : Buffer.from(bases[compact ? 1 : 0]!)
           msg[pos % msg.length] = value
           let expected: unknown
           let actual: unknown

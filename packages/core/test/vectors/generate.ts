@@ -83,6 +83,30 @@ const cases: Array<{ description: string; input: RefInput }> = [
       plaintextHex: det('pt6', 64),
     },
   },
+  {
+    description: 'compact, 1 KiB, two-pair context (not stored), one unnamed KMS key',
+    input: {
+      dataKeyHex: det('dk7', 32),
+      nonceHex: det('n7', 12),
+      context: { tenant: 'acme', purpose: 'demo' },
+      edks: [{ type: 1, keyId: '', blobHex: det('blob7', 184) }],
+      frameLength: 0,
+      plaintextHex: det('pt7', 1024),
+      compact: true,
+    },
+  },
+  {
+    description: 'compact, empty plaintext, empty context',
+    input: {
+      dataKeyHex: det('dk8', 32),
+      nonceHex: det('n8', 12),
+      context: {},
+      edks: [{ type: 1, keyId: '', blobHex: det('blob8', 184) }],
+      frameLength: 0,
+      plaintextHex: '',
+      compact: true,
+    },
+  },
 ]
 
 const vectors = cases.map(({ description, input }) => ({

@@ -17,6 +17,8 @@ export interface RefInput {
   edks: RefEdk[]
   frameLength: number // 0 = single
   plaintextHex: string
+  /** Compact (content type 0x03): context authenticated but not stored, one KMS key, its id not stored. */
+  compact?: boolean
 }
 
 const SALT = Buffer.from('kms-envelope/v1/AES-256-GCM/HKDF-SHA256/commit', 'ascii')
@@ -86,8 +88,24 @@ function suffix(seq: number, final: boolean): Buffer {
   return b
 }
 
+/** The context field: count, then length-prefixed key and value per pair, sorted by key bytes. */
+export function refContextBlock(context: Record<string, string>): Buffer {
+  const pairs = Object.entries(context)
+    .map(([k, v]) => [Buffer.from(k, 'utf8'), Buffer.from(v, 'utf8')] as const)
+    .sort((a, b) => Buffer.compare(a[0], b[0]))
+  return Buffer.concat([varint(pairs.length), ...pairs.flatMap(([k, v]) => [lp(k), lp(v)])])
+}
+
 export function refHeader(input: RefInput): Buffer {
   const dataKey = Buffer.from(input.dataKeyHex, 'hex')
+  if (input.compact) {
+    return Buffer.concat([
+      Buffer.from([1, 2, 3]),
+      lp(Buffer.from(input.edks[0]!.blobHex, 'hex')),
+      refCommitment(dataKey),
+      Buffer.from(input.nonceHex, 'hex'),
+    ])
+  }
   const framed = input.frameLength > 0
   const parts: Buffer[] = [Buffer.from([1, 2, framed ? 2 : 1])]
   if (framed) {
@@ -95,11 +113,7 @@ export function refHeader(input: RefInput): Buffer {
     fl.writeUInt32BE(input.frameLength)
     parts.push(fl)
   }
-  const pairs = Object.entries(input.context)
-    .map(([k, v]) => [Buffer.from(k, 'utf8'), Buffer.from(v, 'utf8')] as const)
-    .sort((a, b) => Buffer.compare(a[0], b[0]))
-  parts.push(varint(pairs.length))
-  for (const [k, v] of pairs) parts.push(lp(k), lp(v))
+  parts.push(refContextBlock(input.context))
   parts.push(varint(input.edks.length))
   for (const e of input.edks) {
     parts.push(Buffer.from([e.type]), lp(Buffer.from(e.keyId, 'utf8')), lp(Buffer.from(e.blobHex, 'hex')))
@@ -108,9 +122,9 @@ export function refHeader(input: RefInput): Buffer {
   return Buffer.concat(parts)
 }
 
-function seal(key: Buffer, nonce: Buffer, header: Buffer, seq: number, final: boolean, pt: Buffer): Buffer {
+function seal(key: Buffer, nonce: Buffer, aad: Buffer, seq: number, final: boolean, pt: Buffer): Buffer {
   const c = createCipheriv('aes-256-gcm', key, iv(nonce, seq))
-  c.setAAD(Buffer.concat([header, suffix(seq, final)]))
+  c.setAAD(Buffer.concat([aad, suffix(seq, final)]))
   return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()])
 }
 
@@ -121,6 +135,11 @@ export function refEncrypt(input: RefInput): Buffer {
   const header = refHeader(input)
   const key = refMessageKey(dataKey, nonce)
   const pt = Buffer.from(input.plaintextHex, 'hex')
+  // Compact: the additional data is the header followed by the (unstored) context field.
+  if (input.compact) {
+    const aad = Buffer.concat([header, refContextBlock(input.context)])
+    return Buffer.concat([header, seal(key, nonce, aad, 0, true, pt)])
+  }
   if (input.frameLength === 0) return Buffer.concat([header, seal(key, nonce, header, 0, true, pt)])
   const out: Buffer[] = [header]
   let seq = 0
@@ -136,13 +155,19 @@ export function refEncrypt(input: RefInput): Buffer {
   return Buffer.concat(out)
 }
 
-/** Decrypt a single (non-framed) message per the spec, given its header length. */
-export function refDecryptSingle(dataKey: Buffer, message: Buffer, headerLength: number): Buffer {
+/** Decrypt a single (non-framed) or compact message per the spec, given its header length (and context, compact). */
+export function refDecryptSingle(
+  dataKey: Buffer,
+  message: Buffer,
+  headerLength: number,
+  compactContext?: Record<string, string>,
+): Buffer {
   const header = message.subarray(0, headerLength)
   const nonce = header.subarray(headerLength - 12)
   const key = refMessageKey(dataKey, nonce)
   const d = createDecipheriv('aes-256-gcm', key, nonce)
-  d.setAAD(Buffer.concat([header, suffix(0, true)]))
+  const context = compactContext ? refContextBlock(compactContext) : Buffer.alloc(0)
+  d.setAAD(Buffer.concat([header, context, suffix(0, true)]))
   d.setAuthTag(message.subarray(message.length - 16))
   return Buffer.concat([d.update(message.subarray(headerLength, message.length - 16)), d.final()])
 }

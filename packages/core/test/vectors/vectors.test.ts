@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { DataKeyMaterial } from '../../src/envelope/material.js'
 import { sealSingle } from '../../src/envelope/message.js'
 import { Suite } from '../../src/format/constants.js'
-import { canonicalContext } from '../../src/format/context.js'
+import { canonicalContext, encodeContextBlock } from '../../src/format/context.js'
 import { refDecryptSingle, refEncrypt } from './reference.js'
 
 interface Vector {
@@ -23,6 +23,7 @@ interface Vector {
   frameLength: number
   plaintextHex: string
   messageHex: string
+  compact?: boolean
 }
 
 const { vectors } = JSON.parse(readFileSync(new URL('./v1.vectors.json', import.meta.url), 'utf8')) as {
@@ -46,16 +47,23 @@ function vectorKeyring(v: Vector): Keyring {
 }
 
 describe('known-answer vectors (format v1)', () => {
-  it('has vectors', () => expect(vectors.length).toBeGreaterThanOrEqual(6))
+  it('has vectors, compact ones among them', () => {
+    expect(vectors.length).toBeGreaterThanOrEqual(8)
+    expect(vectors.filter((v) => v.compact).length).toBeGreaterThanOrEqual(2)
+  })
 
   for (const v of vectors) {
     it(`library decrypts: ${v.description}`, async () => {
       const envelope = new Envelope({ keyring: vectorKeyring(v), cache: false })
-      const result = await envelope.decrypt(Buffer.from(v.messageHex, 'hex'))
+      const result = await envelope.decrypt(
+        Buffer.from(v.messageHex, 'hex'),
+        v.compact ? { context: v.context } : {},
+      )
       expect(Buffer.from(result.plaintext).toString('hex')).toBe(v.plaintextHex)
       expect({ ...result.context }).toEqual(v.context)
       const info = inspect(Buffer.from(v.messageHex, 'hex'))
       expect(info.framed).toBe(v.frameLength > 0)
+      expect(info.contextStored).toBe(!v.compact)
       expect(info.encryptedDataKeys.map((k) => k.keyId)).toEqual(v.edks.map((e) => e.keyId))
       for (const [i, e] of v.edks.entries()) {
         if (e.type === 2) expect(info.encryptedDataKeys[i]).toMatchObject({ type: 'scope-key', version: 300 })
@@ -79,18 +87,21 @@ describe('known-answer vectors (format v1)', () => {
           Buffer.from(v.dataKeyHex, 'hex'),
           edks,
         )
-        const prefix = material.singlePrefix('vector', pairs)
+        const prefix = v.compact ? material.compactPrefix() : material.singlePrefix('vector', pairs)
         const message = sealSingle(
           material.messageKeys,
           prefix,
           Buffer.from(v.plaintextHex, 'hex'),
+          v.compact ? encodeContextBlock(pairs) : undefined,
           Buffer.from(v.nonceHex, 'hex'),
         )
         expect(message.toString('hex')).toBe(v.messageHex)
         const headerLength = prefix.length + 12
-        expect(
-          refDecryptSingle(Buffer.from(v.dataKeyHex, 'hex'), message, headerLength).toString('hex'),
-        ).toBe(v.plaintextHex)
+        const dataKey = Buffer.from(v.dataKeyHex, 'hex')
+        const compactContext = v.compact ? v.context : undefined
+        expect(refDecryptSingle(dataKey, message, headerLength, compactContext).toString('hex')).toBe(
+          v.plaintextHex,
+        )
       })
     }
   }
