@@ -78,7 +78,10 @@ describe('usage', () => {
     [['decrypt', '--discovery'], /--discovery needs --account/],
     [['decrypt', '--discovery', '--account', '12'], /not a 12-digit AWS account id/],
     [['decrypt', '--key', 'alias/x', '--discovery', '--account', '111122223333'], /either --key/],
-    [['decrypt', '--key', 'alias/x', '--account', '111122223333'], /--account only applies with --discovery/],
+    [
+      ['decrypt', '--key', 'alias/x', '--account', '111122223333'],
+      /--account and --partition only apply with --discovery/,
+    ],
     [['decrypt', '--key', 'alias/x', '--buffer', '--out', 'x'], /--buffer applies to stdout only/],
     [['scope', 'frob', '--store', '.'], /Unknown scope action "frob"/],
   ])('%j is a usage error (exit 2)', async (argv, message) => {
@@ -102,6 +105,14 @@ describe('usage', () => {
     )
     expect(r.code).toBe(ExitCode.Configuration)
     expect(r.err).toContain('error [ERR_CONFIGURATION]: Refusing KMS endpoint http://kms.example.com')
+  })
+
+  it('discovery in a partition that does not exist is a configuration error (exit 3)', async () => {
+    const r = await cli(['decrypt', '--discovery', '--account', '111122223333', '--partition', 'mars'], {
+      env: h.env,
+    })
+    expect(r.code).toBe(ExitCode.Configuration)
+    expect(r.err).toContain('"mars" is not an AWS partition')
   })
 
   it('needs a Region, but takes it from a key ARN', async () => {

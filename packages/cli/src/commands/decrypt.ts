@@ -14,6 +14,7 @@ export const DECRYPT_OPTIONS = {
   key: { type: 'string', short: 'k', multiple: true },
   discovery: { type: 'boolean' },
   account: { type: 'string', multiple: true },
+  partition: { type: 'string' },
   expect: { type: 'string', short: 'e', multiple: true },
   in: { type: 'string', short: 'i' },
   out: { type: 'string', short: 'o' },
@@ -31,6 +32,7 @@ Decrypt and authenticate a kms-envelope message (streaming).
                           repeatable. Wrapped keys under any other key are never sent to KMS.
       --discovery         Discovery mode: any key of an --account (full key ARNs only).
       --account <id>      12-digit AWS account allowed in discovery mode, repeatable.
+      --partition <p>     Discovery mode: the AWS partition of those accounts (default aws).
   -e, --expect <k=v>      The message's encryption context must contain this pair, repeatable. Checked
                           before any KMS call. Strongly recommended.
   -i, --in <file>         Input file; - or absent: stdin.
@@ -76,7 +78,10 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
   // Precondition: exactly one decrypt mode, each fully specified: never "any key at all".
   if (discovery && keys.length > 0)
     throw new UsageError('Use either --key (strict) or --discovery, not both.')
-  if (!discovery && accounts.length > 0) throw new UsageError('--account only applies with --discovery.')
+  const partition = str(values, 'partition')
+  if (!discovery && (accounts.length > 0 || partition !== undefined)) {
+    throw new UsageError('--account and --partition only apply with --discovery.')
+  }
   if (discovery && accounts.length === 0) {
     throw new UsageError(
       '--discovery needs --account.',
@@ -109,7 +114,9 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
     client,
     clients,
     grantTokens,
-    decrypt: discovery ? { mode: 'discovery', accounts } : { mode: 'strict', keyIds: keys },
+    decrypt: discovery
+      ? { mode: 'discovery', accounts, ...(partition === undefined ? {} : { partition }) }
+      : { mode: 'strict', keyIds: keys },
   })
 
   const input = await openInput(str(values, 'in'), ctx.stdin, ctx.cwd)
