@@ -1,6 +1,13 @@
 import { ESDK_SUITES, type EsdkSuite } from './esdk-suites.js'
 
-/** The formats {@link detectFormat} tells apart. */
+/**
+ * The formats {@link detectFormat} tells apart.
+ *
+ * @example
+ * ```ts
+ * const format: MessageFormat = detectFormat(bytes) // 'kms-envelope' | 'aws-encryption-sdk' | 'unknown'
+ * ```
+ */
 export type MessageFormat = 'kms-envelope' | 'aws-encryption-sdk' | 'unknown'
 
 /**

@@ -23,10 +23,24 @@ import { ESDK_RESERVED_PREFIX, GuardedMaterialsManager, type KeyPolicy, splitCon
 import { type EsdkKmsCalls, KmsCallLog } from './kms-adapter.js'
 import { mapEsdkError } from './map-esdk-error.js'
 
-/** The ESDK commitment policies a reader accepts (it never encrypts, so only the decrypt half matters). */
+/**
+ * The ESDK commitment policies a reader accepts (it never encrypts, so only the decrypt half matters).
+ *
+ * @example
+ * ```ts
+ * const policy: EsdkCommitmentPolicy = 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT' // once no ESDK 1.x message is left
+ * ```
+ */
 export type EsdkCommitmentPolicy = 'REQUIRE_ENCRYPT_ALLOW_DECRYPT' | 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT'
 
-/** Options of {@link EsdkReader}. Give exactly one of `keyIds` (strict) or `discovery`. */
+/**
+ * Options of {@link EsdkReader}. Give exactly one of `keyIds` (strict) or `discovery`.
+ *
+ * @example
+ * ```ts
+ * const options: EsdkReaderOptions = { client: new KMSClient({}), keyIds: [keyArn], maxEncryptedDataKeys: 2 }
+ * ```
+ */
 export interface EsdkReaderOptions {
   /** The KMS client (its region must be the region of the keys; see `clientForRegion` for several). */
   readonly client?: KMSClient
@@ -49,13 +63,27 @@ export interface EsdkReaderOptions {
   readonly principal?: string
 }
 
-/** Options of {@link EsdkReader.decrypt}. */
+/**
+ * Options of {@link EsdkReader.decrypt}.
+ *
+ * @example
+ * ```ts
+ * const options: EsdkDecryptOptions = { expectedContext: { tenant: 'acme' } }
+ * ```
+ */
 export interface EsdkDecryptOptions {
   /** Pairs the message's context must contain (ESDK-reserved keys are ignored); checked before KMS. */
   readonly expectedContext?: EncryptionContext
 }
 
-/** Options of {@link EsdkReader.decryptStream}. */
+/**
+ * Options of {@link EsdkReader.decryptStream}.
+ *
+ * @example
+ * ```ts
+ * const options: EsdkDecryptStreamOptions = { expectedContext: { tenant: 'acme' }, signedMessages: 'buffer' }
+ * ```
+ */
 export interface EsdkDecryptStreamOptions extends EsdkDecryptOptions {
   /**
    * Signed suites (the ESDK default) verify their ECDSA signature only at the end. `'reject'` (default)
@@ -67,10 +95,24 @@ export interface EsdkDecryptStreamOptions extends EsdkDecryptOptions {
   readonly maxBufferedBytes?: number
 }
 
-/** Options of {@link EsdkReader.migrate}. */
+/**
+ * Options of {@link EsdkReader.migrate}.
+ *
+ * @example
+ * ```ts
+ * const options: MigrateOptions = { expectedContext: { tenant: 'acme' } }
+ * ```
+ */
 export interface MigrateOptions extends EsdkDecryptOptions {}
 
-/** Options of {@link EsdkReader.migrateStream}. */
+/**
+ * Options of {@link EsdkReader.migrateStream}.
+ *
+ * @example
+ * ```ts
+ * const options: MigrateStreamOptions = { signedMessages: 'spool', spoolDir: '/var/tmp', frameLength: 65536 }
+ * ```
+ */
 export interface MigrateStreamOptions extends EsdkDecryptOptions {
   /**
    * Signed ESDK messages are only verified at their end. `'reject'` (default) refuses them before any KMS
@@ -84,7 +126,14 @@ export interface MigrateStreamOptions extends EsdkDecryptOptions {
   readonly frameLength?: number
 }
 
-/** The result of {@link EsdkReader.decrypt}. */
+/**
+ * The result of {@link EsdkReader.decrypt}.
+ *
+ * @example
+ * ```ts
+ * const { plaintext, context, reservedContext, suite, keyIds }: EsdkDecryptResult = await reader.decrypt(message)
+ * ```
+ */
 export interface EsdkDecryptResult {
   readonly plaintext: Uint8Array
   /** The message's authenticated encryption context, without ESDK-reserved keys. */
@@ -100,7 +149,14 @@ export interface EsdkDecryptResult {
   readonly kmsCalls: EsdkKmsCalls
 }
 
-/** The result of {@link EsdkReader.migrate}. */
+/**
+ * The result of {@link EsdkReader.migrate}.
+ *
+ * @example
+ * ```ts
+ * const { message, context, droppedContext, source }: MigrationResult = await reader.migrate(esdkMessage, envelope)
+ * ```
+ */
 export interface MigrationResult {
   /** The kms-envelope message (docs/FORMAT.md). */
   readonly message: Uint8Array
@@ -111,7 +167,15 @@ export interface MigrationResult {
   readonly source: Omit<EsdkDecryptResult, 'plaintext' | 'context' | 'reservedContext'>
 }
 
-/** Streams of {@link EsdkReader.decryptStream} and {@link EsdkReader.migrateStream}. */
+/**
+ * Streams of {@link EsdkReader.decryptStream} and {@link EsdkReader.migrateStream}.
+ *
+ * @example
+ * ```ts
+ * const stream = reader.migrateStream(envelope)
+ * stream.header.then(({ suite, context }) => console.log(suite.name, context))
+ * ```
+ */
 export interface EsdkStreamInfo {
   /** Resolves with the source message's suite and context (without reserved keys) once the header is read. */
   readonly header: Promise<{

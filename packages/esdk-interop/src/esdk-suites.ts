@@ -3,7 +3,15 @@
  * Names follow the ESDK's `AlgorithmSuiteIdentifier`.
  */
 
-/** What a suite id means for a reader: message format version, signature, key commitment. */
+/**
+ * What a suite id means for a reader: message format version, signature, key commitment.
+ *
+ * @example
+ * ```ts
+ * const suite: EsdkSuite | undefined = esdkSuiteOf(bytes)
+ * if (suite && !suite.committing) console.log(`legacy ${suite.name}: migrate it`)
+ * ```
+ */
 export interface EsdkSuite {
   /** The two-byte suite id, e.g. `0x0578`. */
   readonly id: number

@@ -15,7 +15,14 @@ import {
 import { ESDK_RESERVED_PREFIX } from './guard.js'
 import { KmsCallLog } from './kms-adapter.js'
 
-/** Options of {@link EsdkWriter}. */
+/**
+ * Options of {@link EsdkWriter}.
+ *
+ * @example
+ * ```ts
+ * const options: EsdkWriterOptions = { client, generatorKeyId: keyArn, signed: false, frameLength: 65536 }
+ * ```
+ */
 export interface EsdkWriterOptions {
   /** The KMS client (see `clientForRegion` for keys in several regions). */
   readonly client?: KMSClient
@@ -35,7 +42,14 @@ export interface EsdkWriterOptions {
   readonly frameLength?: number
 }
 
-/** Options of {@link EsdkWriter.encrypt}. */
+/**
+ * Options of {@link EsdkWriter.encrypt}.
+ *
+ * @example
+ * ```ts
+ * const options: EsdkEncryptOptions = { context: { tenant: 'acme' } }
+ * ```
+ */
 export interface EsdkEncryptOptions {
   /** Non-secret pairs bound to the message (and to the KMS call). Keys starting `aws-crypto-` are reserved. */
   readonly context?: EncryptionContext

@@ -11,7 +11,14 @@ import {
   tryParseKmsArn,
 } from '@kms-envelope/core'
 
-/** Context keys the ESDK reserves for itself (`aws-crypto-public-key` of signed suites). */
+/**
+ * Prefix of the context keys the ESDK reserves for itself (`aws-crypto-public-key` of signed suites).
+ *
+ * @example
+ * ```ts
+ * const mine = Object.keys(context).filter((k) => !k.startsWith(ESDK_RESERVED_PREFIX))
+ * ```
+ */
 export const ESDK_RESERVED_PREFIX = 'aws-crypto-'
 
 /** @internal Which wrapped data keys a reader may ask KMS to decrypt. */

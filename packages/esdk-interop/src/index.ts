@@ -26,4 +26,4 @@ export {
 export { ESDK_SUITES, type EsdkSuite } from './esdk-suites.js'
 export { type EsdkEncryptOptions, EsdkWriter, type EsdkWriterOptions } from './esdk-writer.js'
 export { ESDK_RESERVED_PREFIX } from './guard.js'
-export type { EsdkKmsCalls, EsdkKmsClient } from './kms-adapter.js'
+export type { EsdkKmsCalls } from './kms-adapter.js'

@@ -23,7 +23,14 @@ export interface EsdkKmsClient {
   }): Promise<{ KeyId?: string; CiphertextBlob?: Uint8Array; Plaintext?: Uint8Array }>
 }
 
-/** KMS calls made for one ESDK operation, by operation name. */
+/**
+ * KMS calls made for one ESDK operation, by operation name.
+ *
+ * @example
+ * ```ts
+ * const { kmsCalls } = await reader.decrypt(message) // { decrypt: 1, encrypt: 0, generateDataKey: 0 }
+ * ```
+ */
 export interface EsdkKmsCalls {
   decrypt: number
   encrypt: number
