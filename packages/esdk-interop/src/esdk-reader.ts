@@ -497,6 +497,7 @@ export class EsdkReader {
         mapEsdkError(err, {
           kmsError: log.firstError,
           materialsReady: cmm.materialsReady,
+          missingRegions: log.missingRegions,
           maxEncryptedDataKeys,
         }),
     }

@@ -45,6 +45,8 @@ export interface EsdkKmsCalls {
 export class KmsCallLog {
   readonly calls: EsdkKmsCalls = { decrypt: 0, encrypt: 0, generateDataKey: 0 }
   firstError: KmsEnvelopeError | undefined
+  /** Regions of wrapped keys for which no client was available (so KMS was never asked). */
+  readonly missingRegions = new Set<string>()
 
   constructor(
     private readonly clientFor: (region: string) => KMSClient | undefined,
@@ -54,6 +56,7 @@ export class KmsCallLog {
   /** The ESDK `clientProvider`: a bridge for the region of the key, or `false` if there is no client. */
   readonly provider = (region: string): EsdkKmsClient | false => {
     const client = this.clientFor(region)
+    if (!client) this.missingRegions.add(region)
     return client ? this.#bridge(client) : false
   }
 

@@ -1,4 +1,5 @@
 import {
+  ConfigurationError,
   KmsEnvelopeError,
   LimitExceededError,
   MalformedCiphertextError,
@@ -14,6 +15,8 @@ export interface EsdkFailureState {
   /** A data key was recovered: later failures are authentication failures. */
   readonly materialsReady: boolean
   readonly maxEncryptedDataKeys: number
+  /** Regions of allowed wrapped keys that had no KMS client. */
+  readonly missingRegions: ReadonlySet<string>
 }
 
 /**
@@ -26,6 +29,13 @@ export function mapEsdkError(err: unknown, state: EsdkFailureState): KmsEnvelope
   const message = err instanceof Error ? err.message : String(err)
   if (!state.materialsReady) {
     if (state.kmsError) return state.kmsError
+    if (state.missingRegions.size > 0) {
+      return new ConfigurationError(
+        `The message's allowed KMS keys are in ${[...state.missingRegions].join(', ')}, and clientForRegion gave no client there.`,
+        'Return a KMSClient for that region from clientForRegion.',
+        { cause: err },
+      )
+    }
     if (message.includes('maxEncryptedDataKeys exceeded')) {
       return new LimitExceededError(
         `The ESDK message carries more encrypted data keys than this reader's maxEncryptedDataKeys (${state.maxEncryptedDataKeys}).`,

@@ -203,6 +203,24 @@ describe('EsdkReader.decrypt', () => {
     }
   })
 
+  it('clientForRegion picks the client by the key ARN region; no client there is a configuration error', async () => {
+    const m = await w.esdkEncrypt(bytes(10), { suiteId: COMMIT })
+    const asked: string[] = []
+    const ok = new EsdkReader({
+      clientForRegion: (region) => {
+        asked.push(region)
+        return region === w.kms.region ? w.client : undefined
+      },
+      keyIds: [w.keyA],
+    })
+    expect(Buffer.from((await ok.decrypt(m)).plaintext).equals(bytes(10))).toBe(true)
+    expect(asked).toEqual([w.kms.region])
+    const none = new EsdkReader({ clientForRegion: () => undefined, keyIds: [w.keyA] })
+    const err = await none.decrypt(m).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigurationError)
+    expect((err as Error).message).toContain(w.kms.region)
+  })
+
   it('refuses unsafe or inconsistent configurations', () => {
     const c = w.client
     expect(() => new EsdkReader({ keyIds: [w.keyA] })).toThrow(ConfigurationError)
