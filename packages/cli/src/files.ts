@@ -209,3 +209,21 @@ export async function createOutput(options: OutputOptions): Promise<Output> {
     },
   }
 }
+
+/**
+ * @internal Open `--in` and prepare `--out` for a command (see {@link openInput}, {@link createOutput}); the
+ * input is closed again if the output cannot be prepared.
+ */
+export async function openInputOutput(
+  inSpec: string | undefined,
+  stdin: Readable,
+  output: Omit<OutputOptions, 'inputPath'>,
+): Promise<{ input: Input; output: Output }> {
+  const input = await openInput(inSpec, stdin, output.cwd)
+  try {
+    return { input, output: await createOutput({ ...output, inputPath: input.path }) }
+  } catch (err) {
+    await input.close()
+    throw err
+  }
+}

@@ -5,7 +5,7 @@ import { Envelope, KmsKeyring } from '@kms-envelope/core'
 import { flag, list, type OptionSpecs, parsePairs, parseStrict, str } from '../args.js'
 import type { CommandContext } from '../context.js'
 import { UsageError } from '../errors.js'
-import { createOutput, type Output, openInput } from '../files.js'
+import { type Output, openInputOutput } from '../files.js'
 import { println } from '../io.js'
 import { kmsClients } from '../kms.js'
 import { transfer } from '../transfer.js'
@@ -119,21 +119,15 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
       : { mode: 'strict', keyIds: keys },
   })
 
-  const input = await openInput(str(values, 'in'), ctx.stdin, ctx.cwd)
-  let output: Output
-  try {
-    output = await createOutput({
-      spec: outSpec,
-      stdout: ctx.stdout,
-      cwd: ctx.cwd,
-      force: flag(values, 'force'),
-      mode: 0o600,
-      inputPath: input.path,
-    })
-  } catch (err) {
-    await input.close()
-    throw err
-  }
+  const opened = await openInputOutput(str(values, 'in'), ctx.stdin, {
+    spec: outSpec,
+    stdout: ctx.stdout,
+    cwd: ctx.cwd,
+    force: flag(values, 'force'),
+    mode: 0o600,
+  })
+  const input = opened.input
+  let output: Output = opened.output
   const held = buffer ? new Held() : undefined
   if (held) {
     const target = output

@@ -3,7 +3,7 @@ import { Envelope, KmsKeyring } from '@kms-envelope/core'
 import { flag, list, type OptionSpecs, parsePairs, parseStrict, str } from '../args.js'
 import type { CommandContext } from '../context.js'
 import { UsageError } from '../errors.js'
-import { createOutput, openInput } from '../files.js'
+import { openInputOutput } from '../files.js'
 import { println } from '../io.js'
 import { kmsClients } from '../kms.js'
 import { transfer } from '../transfer.js'
@@ -68,21 +68,13 @@ export async function encrypt(ctx: CommandContext, args: readonly string[]): Pro
   const [generatorKeyId, ...additionalKeyIds] = keys as [string, ...string[]]
   const keyring = new KmsKeyring({ client, clients, generatorKeyId, additionalKeyIds, grantTokens })
 
-  const input = await openInput(str(values, 'in'), ctx.stdin, ctx.cwd)
-  let output: Awaited<ReturnType<typeof createOutput>>
-  try {
-    output = await createOutput({
-      spec: outSpec,
-      stdout: ctx.stdout,
-      cwd: ctx.cwd,
-      force: flag(values, 'force'),
-      mode: 0o644,
-      inputPath: input.path,
-    })
-  } catch (err) {
-    await input.close()
-    throw err
-  }
+  const { input, output } = await openInputOutput(str(values, 'in'), ctx.stdin, {
+    spec: outSpec,
+    stdout: ctx.stdout,
+    cwd: ctx.cwd,
+    force: flag(values, 'force'),
+    mode: 0o644,
+  })
   // One message, one data key: no cache needed in a one-shot process.
   const envelope = new Envelope({ keyring, cache: false })
   const stream = envelope.encryptStream({ context })
