@@ -16,11 +16,10 @@ import {
 import { VisionNotFoundError } from './errors.js'
 import { assertCollectionId, assertExternalImageId, assertFaceId } from './names.js'
 import {
-  chooseKey,
+  createResource,
   envelopeFor,
+  openResource,
   type ProtectionKey,
-  parseRecord,
-  reopenKey,
   type VisionServiceConfig,
 } from './protection.js'
 import { assertFaceVector, similarity } from './similarity.js'
@@ -166,23 +165,21 @@ export class FaceCollection {
         "Use the face model's embedding length (1-65536), e.g. 128 or 512.",
       )
     }
-    // Precondition: a new collection.
-    if (await config.storage.has(recordKey(collectionId))) {
-      throw new ConfigurationError(
-        `Collection ${collectionId} already exists.`,
-        'Open it with FaceCollection.open(), or delete it first.',
-      )
-    }
-    const key = await chooseKey(config, kmsKeyArn)
-    const record: CollectionRecord = {
-      type: 'rekognition-collection',
-      collectionId,
-      dimension,
-      keyArn: key.keyArn,
-      keyKind: key.keyKind,
-      createdAt: new Date().toISOString(),
-    }
-    await config.storage.put(recordKey(collectionId), Buffer.from(`${JSON.stringify(record, null, 2)}\n`))
+    const { record, key } = await createResource<CollectionRecord>(
+      config,
+      recordKey(collectionId),
+      `Collection ${collectionId}`,
+      'Open it with FaceCollection.open(), or delete it first.',
+      kmsKeyArn,
+      (k) => ({
+        type: 'rekognition-collection',
+        collectionId,
+        dimension,
+        keyArn: k.keyArn,
+        keyKind: k.keyKind,
+        createdAt: new Date().toISOString(),
+      }),
+    )
     return new FaceCollection(config, record, key)
   }
 
@@ -197,26 +194,17 @@ export class FaceCollection {
   static async open(options: OpenCollectionOptions): Promise<FaceCollection> {
     const { collectionId, expectedKeyArn, ...config } = options
     assertCollectionId(collectionId)
-    let bytes: Uint8Array
-    try {
-      bytes = await config.storage.get(recordKey(collectionId))
-    } catch (err) {
-      if (err instanceof VisionNotFoundError)
-        throw new VisionNotFoundError(`collection ${collectionId}`, { cause: err })
-      throw err
-    }
-    const record = parseRecord<CollectionRecord>(
-      bytes,
+    const { record, key } = await openResource<CollectionRecord>(
+      config,
+      recordKey(collectionId),
       `collection ${collectionId}`,
       (r) =>
         r.type === 'rekognition-collection' &&
         r.collectionId === collectionId &&
         Number.isSafeInteger(r.dimension) &&
-        r.dimension > 0 &&
-        typeof r.keyArn === 'string' &&
-        (r.keyKind === 'service-owned' || r.keyKind === 'customer-managed'),
+        r.dimension > 0,
+      expectedKeyArn,
     )
-    const key = await reopenKey(config, record, expectedKeyArn)
     return new FaceCollection(config, record, key)
   }
 

@@ -27,11 +27,10 @@ import {
   type DatasetType,
 } from './names.js'
 import {
-  chooseKey,
+  createResource,
   envelopeFor,
+  openResource,
   type ProtectionKey,
-  parseRecord,
-  reopenKey,
   type VisionServiceConfig,
 } from './protection.js'
 
@@ -202,22 +201,20 @@ export class VisionProject {
   static async create(options: CreateProjectOptions): Promise<VisionProject> {
     const { name, kmsKeyArn, ...config } = options
     assertProjectName(name)
-    // Precondition: a new project name.
-    if (await config.storage.has(recordKey(name))) {
-      throw new ConfigurationError(
-        `Project ${name} already exists.`,
-        'Open it with VisionProject.open(), or choose another name.',
-      )
-    }
-    const key = await chooseKey(config, kmsKeyArn)
-    const record: ProjectRecord = {
-      type: 'lookoutvision-project',
-      name,
-      keyArn: key.keyArn,
-      keyKind: key.keyKind,
-      createdAt: new Date().toISOString(),
-    }
-    await config.storage.put(recordKey(name), Buffer.from(`${JSON.stringify(record, null, 2)}\n`))
+    const { key } = await createResource<ProjectRecord>(
+      config,
+      recordKey(name),
+      `Project ${name}`,
+      'Open it with VisionProject.open(), or choose another name.',
+      kmsKeyArn,
+      (k) => ({
+        type: 'lookoutvision-project',
+        name,
+        keyArn: k.keyArn,
+        keyKind: k.keyKind,
+        createdAt: new Date().toISOString(),
+      }),
+    )
     return new VisionProject(config, name, key)
   }
 
@@ -232,23 +229,13 @@ export class VisionProject {
   static async open(options: OpenProjectOptions): Promise<VisionProject> {
     const { name, expectedKeyArn, ...config } = options
     assertProjectName(name)
-    let bytes: Uint8Array
-    try {
-      bytes = await config.storage.get(recordKey(name))
-    } catch (err) {
-      if (err instanceof VisionNotFoundError) throw new VisionNotFoundError(`project ${name}`, { cause: err })
-      throw err
-    }
-    const record = parseRecord<ProjectRecord>(
-      bytes,
+    const { key } = await openResource<ProjectRecord>(
+      config,
+      recordKey(name),
       `project ${name}`,
-      (r) =>
-        r.type === 'lookoutvision-project' &&
-        r.name === name &&
-        typeof r.keyArn === 'string' &&
-        (r.keyKind === 'service-owned' || r.keyKind === 'customer-managed'),
+      (r) => r.type === 'lookoutvision-project' && r.name === name,
+      expectedKeyArn,
     )
-    const key = await reopenKey(config, record, expectedKeyArn)
     return new VisionProject(config, name, key)
   }
 

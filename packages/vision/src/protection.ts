@@ -15,6 +15,7 @@ import {
   serviceOwnedKey,
   validateKey,
 } from '@kms-envelope/core'
+import { VisionNotFoundError } from './errors.js'
 import type { VisionStorage } from './storage.js'
 
 /**
@@ -142,4 +143,53 @@ export function parseRecord<T extends object>(bytes: Uint8Array, what: string, c
     throw new ConfigurationError(`The metadata of ${what} is malformed.`, 'Restore it from a backup.')
   }
   return value as T
+}
+
+/**
+ * @internal Create a resource's metadata file: refuse an existing one (`what` names it, `hint` says how to
+ * proceed), choose and validate its key, then write the record `build` makes with that key.
+ */
+export async function createResource<T extends object>(
+  config: VisionServiceConfig,
+  path: string,
+  what: string,
+  hint: string,
+  kmsKeyArn: string | undefined,
+  build: (key: ProtectionKey) => T,
+): Promise<{ record: T; key: ProtectionKey }> {
+  // Precondition: a new resource.
+  if (await config.storage.has(path)) throw new ConfigurationError(`${what} already exists.`, hint)
+  const key = await chooseKey(config, kmsKeyArn)
+  const record = build(key)
+  await config.storage.put(path, Buffer.from(`${JSON.stringify(record, null, 2)}\n`))
+  return { record, key }
+}
+
+/**
+ * @internal Read a resource's metadata file (VisionNotFoundError naming `what` if there is none), check its
+ * fields, and validate its key again ({@link reopenKey}).
+ */
+export async function openResource<T extends ProtectionKey>(
+  config: VisionServiceConfig,
+  path: string,
+  what: string,
+  check: (v: T) => boolean,
+  expectedKeyArn: string | undefined,
+): Promise<{ record: T; key: ProtectionKey }> {
+  let bytes: Uint8Array
+  try {
+    bytes = await config.storage.get(path)
+  } catch (err) {
+    if (err instanceof VisionNotFoundError) throw new VisionNotFoundError(what, { cause: err })
+    throw err
+  }
+  const record = parseRecord<T>(
+    bytes,
+    what,
+    (r) =>
+      typeof r.keyArn === 'string' &&
+      (r.keyKind === 'service-owned' || r.keyKind === 'customer-managed') &&
+      check(r),
+  )
+  return { record, key: await reopenKey(config, record, expectedKeyArn) }
 }
