@@ -437,7 +437,8 @@ export class EsdkReader {
     if (!suite) {
       if (detectFormat(head) === 'kms-envelope') {
         throw new UnsupportedFormatError(
-          'This is a kms-envelope message, not an AWS Encryption SDK message: decrypt it with Envelope#decrypt.',
+          'This is a kms-envelope message, not an AWS Encryption SDK message.',
+          { remedy: 'Decrypt it with Envelope#decrypt (detectFormat() tells the two apart).' },
         )
       }
       // A prefix of an ESDK start (0x01 0x80 + suite, or 0x02 + suite) that ends too early.
@@ -449,11 +450,16 @@ export class EsdkReader {
       if ((head[0] === 0x01 && head[1] === 0x80) || head[0] === 0x02) {
         throw new UnsupportedFormatError(
           'The ESDK message uses an algorithm suite this reader does not know.',
+          {
+            remedy:
+              'Read it with the AWS Encryption SDK itself; ESDK_SUITES lists the suites EsdkReader reads.',
+          },
         )
       }
-      throw new MalformedCiphertextError(
-        'the bytes do not start an AWS Encryption SDK message (0x01 0x80 or 0x02)',
-      )
+      throw new MalformedCiphertextError('the bytes do not start with 0x01 0x80 or 0x02', {
+        subject: 'AWS Encryption SDK message',
+        remedy: 'Pass the exact bytes the AWS Encryption SDK produced (not base64 text).',
+      })
     }
     // Precondition: the commitment policy allows the suite.
     if (this.#requireCommitment && !suite.committing) throw new CommitmentPolicyError(suite.name)

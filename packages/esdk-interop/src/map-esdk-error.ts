@@ -52,6 +52,8 @@ export function mapEsdkError(err: unknown, state: EsdkFailureState): KmsEnvelope
         `The ESDK message uses a format this reader does not know (${message}).`,
         {
           cause: err,
+          remedy:
+            'Read it with the AWS Encryption SDK itself; ESDK_SUITES lists the suites EsdkReader reads.',
         },
       )
     }
@@ -60,6 +62,8 @@ export function mapEsdkError(err: unknown, state: EsdkFailureState): KmsEnvelope
     }
     return new MalformedCiphertextError(`the AWS Encryption SDK rejected the message header (${message})`, {
       cause: err,
+      subject: 'AWS Encryption SDK message',
+      remedy: 'Pass the exact bytes the AWS Encryption SDK produced (not base64 text).',
     })
   }
   if (/Incomplete message/i.test(message)) {

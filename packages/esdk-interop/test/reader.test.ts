@@ -165,10 +165,13 @@ describe('EsdkReader.decrypt', () => {
   it('refuses kms-envelope messages, garbage and non-bytes with typed errors', async () => {
     const reader = new EsdkReader({ client: w.client, keyIds: [w.keyA] })
     const envelope = new Envelope({ keyring: new KmsKeyring({ client: w.client, generatorKeyId: w.keyA }) })
-    await expect(reader.decrypt(await envelope.encrypt('hi'))).rejects.toBeInstanceOf(UnsupportedFormatError)
-    await expect(reader.decrypt(Buffer.from('not encrypted at all'))).rejects.toBeInstanceOf(
-      MalformedCiphertextError,
-    )
+    const ours = await reader.decrypt(await envelope.encrypt('hi')).catch((e: unknown) => e)
+    expect(ours).toBeInstanceOf(UnsupportedFormatError)
+    expect((ours as UnsupportedFormatError).remedy).toMatch(/Envelope#decrypt/)
+    const garbage = await reader.decrypt(Buffer.from('not encrypted at all')).catch((e: unknown) => e)
+    expect(garbage).toBeInstanceOf(MalformedCiphertextError)
+    expect((garbage as Error).message).toMatch(/^Not a valid AWS Encryption SDK message/)
+    expect((garbage as MalformedCiphertextError).remedy).not.toMatch(/encrypt\(\)/)
     await expect(reader.decrypt(Uint8Array.of(0x01, 0x80, 0x12, 0x34, 0))).rejects.toBeInstanceOf(
       UnsupportedFormatError,
     )

@@ -57,11 +57,16 @@ export class TruncatedCiphertextError extends KmsEnvelopeError {
 
 /** The bytes are not a kms-envelope message, or a header field is out of range. */
 export class MalformedCiphertextError extends KmsEnvelopeError {
-  constructor(detail: string, options?: { cause?: unknown }) {
+  /**
+   * `options.subject` names what was expected (default `kms-envelope message`) and `options.remedy` replaces
+   * the default remedy, for readers of other formats (e.g. AWS Encryption SDK messages).
+   */
+  constructor(detail: string, options?: { cause?: unknown; subject?: string; remedy?: string }) {
     super(
       'ERR_MALFORMED',
-      `Not a valid kms-envelope message: ${detail}.`,
-      'Check that you pass the exact bytes that encrypt() produced (not base64 text, not a different object).',
+      `Not a valid ${options?.subject ?? 'kms-envelope message'}: ${detail}.`,
+      options?.remedy ??
+        'Check that you pass the exact bytes that encrypt() produced (not base64 text, not a different object).',
       options,
     )
   }
@@ -69,11 +74,13 @@ export class MalformedCiphertextError extends KmsEnvelopeError {
 
 /** The message uses a format version or algorithm suite this library does not know. */
 export class UnsupportedFormatError extends KmsEnvelopeError {
-  constructor(detail: string, options?: { cause?: unknown }) {
+  /** `options.remedy` replaces the default remedy, for readers of other formats. */
+  constructor(detail: string, options?: { cause?: unknown; remedy?: string }) {
     super(
       'ERR_UNSUPPORTED_FORMAT',
       detail,
-      'Upgrade @kms-envelope/core to a version that reads it (see docs/FORMAT.md for the versions).',
+      options?.remedy ??
+        'Upgrade @kms-envelope/core to a version that reads it (see docs/FORMAT.md for the versions).',
       options,
     )
   }
