@@ -353,6 +353,13 @@ export class KmsKeyring implements Keyring {
         )
       }
     }
+    // A compact message names no key: if every listed key was the wrong one, say the key is not in the list.
+    const unnamed = encryptedDataKeys.some((e) => e.type === WrappingType.AwsKms && e.keyId === '')
+    if (unnamed && errors.every((e) => e instanceof InvalidKeyError && e.reason === 'INCORRECT_KEY')) {
+      const notAllowed = this.#notAllowed(encryptedDataKeys)
+      notAllowed.cause = errors[0]
+      throw notAllowed
+    }
     // A transient failure is the useful one (a retry may succeed); otherwise the first key's error.
     throw errors.find((e) => e instanceof KmsThrottledError || e instanceof KmsUnavailableError) ?? errors[0]!
   }
