@@ -60,7 +60,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       `service-owned key validated (DescribeKey): ${connect.keys.serviceKey.arn} (${connect.keys.serviceKey.kind})`,
     )
 
-    // 1. Contact PII: the instance's scope key, a new version every hour.
+    // 1. Contact PII: the instance's scope key, a new version every hour; the contact is in the context.
     const contact = { caller: '+1 555 0100', name: 'Ana Silva', transcript: 'please change my address' }
     const acme = await connect.encryptContactPii('i-acme', 'contact-1', contact)
     for (let i = 2; i <= 100; i++)
@@ -68,6 +68,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     const globex = await connect.encryptContactPii('i-globex', 'contact-1', contact)
     log(`contact PII  i-acme   → ${keyOf(describeProtection(acme))} (100 contacts)`)
     log(`contact PII  i-globex → ${keyOf(describeProtection(globex))}`)
+    log(`  context of contact-1's record: ${JSON.stringify(describeProtection(acme).context)}`)
     log(`  KMS calls so far: ${kmsCalls()} (one per instance key, not per contact)`)
     clock.now += 3_600_000
     const later = await connect.encryptContactPii('i-acme', 'contact-101', contact)
@@ -106,14 +107,17 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     log(`integration  account 111122223333 / salesforce → ${keyOf(describeProtection(config))}`)
     log(`KMS calls in total: ${kmsCalls()}`)
 
-    // Failure cases: each a typed error with a stable code.
+    // Failure cases: each a typed error with a stable code, and the KMS calls made before it (cold cache).
+    connect.purge()
     const fail = async (what: string, action: () => Promise<unknown>) => {
+      const before = kms.engine.auditLog().length
       try {
         await action()
         throw new Error(`${what}: no error`)
       } catch (err) {
         if (!(err instanceof KmsEnvelopeError)) throw err
-        log(`✗ ${what}: ${err.name} ${err.code}`)
+        const calls = kms.engine.auditLog().length - before
+        log(`✗ ${what}: ${err.name} ${err.code} (${calls} KMS call${calls === 1 ? '' : 's'})`)
       }
     }
     await fail("i-acme's record read as i-globex's", () =>

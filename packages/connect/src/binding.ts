@@ -33,6 +33,26 @@ export const KEY_SCOPE_KEY = 'connect:key-scope'
  */
 export const INSTANCE_KEY = 'connect:instance'
 /**
+ * Context key of the contact a contact PII record belongs to. A per-record pair: it does not split the
+ * instance's cached scope key (core caches scope-key data keys per scope, `Keyring.dataKeyScope`).
+ *
+ * @example
+ * ```ts
+ * inspect(ct).context[CONTACT_KEY] // 'contact-1'
+ * ```
+ */
+export const CONTACT_KEY = 'connect:contact'
+/**
+ * Context key of the integration an integration configuration record belongs to (a per-record pair, like
+ * {@link CONTACT_KEY}).
+ *
+ * @example
+ * ```ts
+ * inspect(ct).context[INTEGRATION_KEY] // 'salesforce'
+ * ```
+ */
+export const INTEGRATION_KEY = 'connect:integration'
+/**
  * Context key of the AWS account id (recordings: the customer account; integration config: the user account).
  *
  * @example
@@ -120,36 +140,44 @@ export function assertResourceId(name: string, value: unknown): string {
 }
 
 /**
- * The context of a contact PII record: data class, instance, and the instance's key scope.
+ * The context of a contact PII record: data class, instance, the instance's key scope, and the contact.
+ * Every contact of an instance shares the instance's scope key; the contact pair binds the record to its
+ * contact and is checked on decryption before any KMS call.
  *
  * @example
  * ```ts
- * piiContext('i-123') // { 'connect:data-class': 'contact-pii', 'connect:instance': 'i-123', 'connect:key-scope': 'connect-pii/i-123' }
+ * piiContext('i-123', 'contact-1')
+ * // { 'connect:data-class': 'contact-pii', 'connect:instance': 'i-123', 'connect:key-scope': 'connect-pii/i-123', 'connect:contact': 'contact-1' }
  * ```
  */
-export function piiContext(instanceId: string): EncryptionContext {
+export function piiContext(instanceId: string, contactId: string): EncryptionContext {
   assertResourceId('instanceId', instanceId)
+  assertResourceId('contactId', contactId)
   return {
     [DATA_CLASS_KEY]: 'contact-pii',
     [INSTANCE_KEY]: instanceId,
     [KEY_SCOPE_KEY]: `${PII_SCOPE_PREFIX}${instanceId}`,
+    [CONTACT_KEY]: contactId,
   }
 }
 
 /**
- * The context of an integration configuration record: data class, user account, and its key scope.
+ * The context of an integration configuration record: data class, user account, its key scope, and the
+ * integration (a per-record pair: every integration of an account shares the account's scope key).
  *
  * @example
  * ```ts
- * integrationContext('111122223333')['connect:key-scope'] // 'connect-integration/111122223333'
+ * integrationContext('111122223333', 'salesforce')['connect:key-scope'] // 'connect-integration/111122223333'
  * ```
  */
-export function integrationContext(userAccountId: string): EncryptionContext {
+export function integrationContext(userAccountId: string, integrationId: string): EncryptionContext {
   assertResourceId('userAccountId', userAccountId)
+  assertResourceId('integrationId', integrationId)
   return {
     [DATA_CLASS_KEY]: 'integration-config',
     [ACCOUNT_KEY]: userAccountId,
     [KEY_SCOPE_KEY]: `${INTEGRATION_SCOPE_PREFIX}${userAccountId}`,
+    [INTEGRATION_KEY]: integrationId,
   }
 }
 

@@ -18,25 +18,20 @@ import {
   validateKey,
 } from '@kms-envelope/core'
 import {
-  ACCOUNT_KEY,
   assertResourceId,
-  INSTANCE_KEY,
   integrationContext,
   KEY_SCOPE_KEY,
+  PII_SCOPE_PREFIX,
   piiContext,
   recordingContext,
   voiceprintContext,
 } from './binding.js'
-import { bind, unbind } from './bound-record.js'
 import {
   type ConnectDataProtectionOptions,
   DEFAULT_INTEGRATION_KEY_WINDOW_MS,
   DEFAULT_PII_KEY_WINDOW_MS,
 } from './options.js'
 import { byteCounter, type RecordingProgress } from './progress.js'
-
-const CONTACT_KEY = 'connect:contact'
-const INTEGRATION_KEY = 'connect:integration'
 
 /**
  * Options of {@link ConnectDataProtection.sealRecording} and {@link ConnectDataProtection.encryptRecording}.
@@ -96,10 +91,13 @@ export interface ConnectStats {
  *
  * | data class | key | binding |
  * |---|---|---|
- * | contact PII | a scope key per instance (`connect-pii/<instance>`), a new version every key window (1 h) | instance (context) + contact (authenticated in the record) |
+ * | contact PII | a scope key per instance (`connect-pii/<instance>`), a new version every key window (1 h) | instance + contact (context) |
  * | recordings | a KMS data key per customer account (context `{ account }`), under the recording key | account |
  * | voiceprints | KMS data keys under the service-owned key | Voice ID domain + speaker (context, also in KMS) |
- * | integration config | a scope key per user account (`connect-integration/<account>`), a new version every window (1 day) | account (context) + integration (in the record) |
+ * | integration config | a scope key per user account (`connect-integration/<account>`), a new version every window (1 day) | account + integration (context) |
+ *
+ * The contact and integration pairs do not split the scope key's cache: every record of an instance (or
+ * account) shares one cached key per window, whatever its contact (or integration).
  *
  * Build it with {@link ConnectDataProtection.create}, which validates the keys first.
  *
@@ -225,8 +223,9 @@ export class ConnectDataProtection {
   }
 
   /**
-   * Encrypt a contact's PII (any JSON value) under the instance's current scope key. The message names the
-   * instance in its context and the contact inside its authenticated plaintext.
+   * Encrypt a contact's PII (any JSON value) under the instance's current scope key. The message's context
+   * names the instance and the contact (`inspect(ct).context['connect:contact']`); every contact of the
+   * instance shares the instance's cached key.
    *
    * @example
    * ```ts
@@ -234,14 +233,13 @@ export class ConnectDataProtection {
    * ```
    */
   async encryptContactPii(instanceId: string, contactId: string, record: unknown): Promise<Uint8Array> {
-    const owner = this.#contactOwner(instanceId, contactId)
-    return this.#pii.encryptJson(bind(owner, record), { context: piiContext(instanceId) })
+    return this.#pii.encryptJson(record, { context: piiContext(instanceId, contactId) })
   }
 
   /**
-   * Decrypt a contact's PII. A record of another instance → EncryptionContextMismatchError before any KMS
-   * call; of another contact → EncryptionContextMismatchError after authentication; a destroyed instance
-   * key → KeyDestroyedError; a modified record → TamperedCiphertextError.
+   * Decrypt a contact's PII. A record of another instance or of another contact →
+   * EncryptionContextMismatchError before any KMS call; a destroyed instance key → KeyDestroyedError; a
+   * modified record (or context) → TamperedCiphertextError.
    *
    * @example
    * ```ts
@@ -253,9 +251,7 @@ export class ConnectDataProtection {
     contactId: string,
     ciphertext: Uint8Array,
   ): Promise<T> {
-    const owner = this.#contactOwner(instanceId, contactId)
-    const value = await this.#pii.decryptJson(ciphertext, { expectedContext: piiContext(instanceId) })
-    return unbind(value, owner) as T
+    return this.#pii.decryptJson<T>(ciphertext, { expectedContext: piiContext(instanceId, contactId) })
   }
 
   /**
@@ -372,7 +368,8 @@ export class ConnectDataProtection {
   }
 
   /**
-   * Encrypt an integration's configuration (any JSON value) under the user account's current scope key.
+   * Encrypt an integration's configuration (any JSON value) under the user account's current scope key,
+   * with the account and the integration in the message's context.
    *
    * @example
    * ```ts
@@ -384,13 +381,14 @@ export class ConnectDataProtection {
     integrationId: string,
     config: unknown,
   ): Promise<Uint8Array> {
-    const owner = this.#integrationOwner(userAccountId, integrationId)
-    return this.#integration.encryptJson(bind(owner, config), { context: integrationContext(userAccountId) })
+    return this.#integration.encryptJson(config, {
+      context: integrationContext(userAccountId, integrationId),
+    })
   }
 
   /**
-   * Decrypt an integration's configuration. Another user account's → EncryptionContextMismatchError before
-   * any KMS call; another integration's → EncryptionContextMismatchError after authentication.
+   * Decrypt an integration's configuration. Another user account's or another integration's →
+   * EncryptionContextMismatchError before any KMS call.
    *
    * @example
    * ```ts
@@ -402,11 +400,9 @@ export class ConnectDataProtection {
     integrationId: string,
     ciphertext: Uint8Array,
   ): Promise<T> {
-    const owner = this.#integrationOwner(userAccountId, integrationId)
-    const value = await this.#integration.decryptJson(ciphertext, {
-      expectedContext: integrationContext(userAccountId),
+    return this.#integration.decryptJson<T>(ciphertext, {
+      expectedContext: integrationContext(userAccountId, integrationId),
     })
-    return unbind(value, owner) as T
   }
 
   /**
@@ -423,7 +419,7 @@ export class ConnectDataProtection {
     instanceId: string,
     options: { reason?: string; actor?: string } = {},
   ): Promise<number[]> {
-    const scope = piiContext(instanceId)[KEY_SCOPE_KEY]!
+    const scope = `${PII_SCOPE_PREFIX}${assertResourceId('instanceId', instanceId)}`
     const destroyed = await this.piiKeys.destroyScope(scope, options)
     this.#pii.purge()
     return destroyed
@@ -460,17 +456,6 @@ export class ConnectDataProtection {
     this.#integration.purge()
     this.#recordings.purge()
     this.#voiceprints.purge()
-  }
-
-  #contactOwner(instanceId: string, contactId: string): Record<string, string> {
-    return { [INSTANCE_KEY]: instanceId, [CONTACT_KEY]: assertResourceId('contactId', contactId) }
-  }
-
-  #integrationOwner(userAccountId: string, integrationId: string): Record<string, string> {
-    return {
-      [ACCOUNT_KEY]: userAccountId,
-      [INTEGRATION_KEY]: assertResourceId('integrationId', integrationId),
-    }
   }
 
   async #run(

@@ -8,10 +8,12 @@
 export {
   ACCOUNT_KEY,
   assertResourceId,
+  CONTACT_KEY,
   type ConnectDataClass,
   DATA_CLASS_KEY,
   DOMAIN_KEY,
   INSTANCE_KEY,
+  INTEGRATION_KEY,
   INTEGRATION_SCOPE_PREFIX,
   integrationContext,
   KEY_SCOPE_KEY,

@@ -19,12 +19,14 @@ describe('integration configuration: a time-limited key per user account', () =>
     expect(describeProtection(ct)).toMatchObject({
       dataClass: 'integration-config',
       keys: [{ type: 'scope-key', scope: 'connect-integration/111122223333', version: 1 }],
+      context: { 'connect:account': '111122223333', 'connect:integration': 'salesforce' },
     })
     expect(Buffer.from(ct).includes(Buffer.from('s3cr3t'))).toBe(false)
   })
 
-  it('binds to the user account and the integration', async () => {
+  it('binds to the user account and the integration, both checked before any KMS call', async () => {
     const ct = await f.connect.encryptIntegrationConfig('111122223333', 'salesforce', config)
+    f.connect.purge()
     const before = f.calls()
     const otherAccount = await f.connect
       .decryptIntegrationConfig('444455556666', 'salesforce', ct)
@@ -36,6 +38,22 @@ describe('integration configuration: a time-limited key per user account', () =>
       .catch((e: unknown) => e)
     expect(otherIntegration).toBeInstanceOf(EncryptionContextMismatchError)
     expect((otherIntegration as EncryptionContextMismatchError).key).toBe('connect:integration')
+    expect(f.calls()).toBe(before)
+  })
+
+  it('makes one KMS call per account window, not per integration', async () => {
+    const cts: Uint8Array[] = []
+    for (let i = 0; i < 50; i++)
+      cts.push(await f.connect.encryptIntegrationConfig('111122223333', `integration-${i}`, { i }))
+    expect(f.calls('GenerateDataKey')).toBe(1)
+    expect(f.calls('Decrypt')).toBe(0)
+    f.connect.purge()
+    for (let i = 0; i < 50; i++)
+      expect(await f.connect.decryptIntegrationConfig('111122223333', `integration-${i}`, cts[i]!)).toEqual({
+        i,
+      })
+    expect(f.calls('GenerateDataKey')).toBe(1)
+    expect(f.calls('Decrypt')).toBe(1)
   })
 
   it('uses distinct keys per account, and a new version each day', async () => {
