@@ -1,8 +1,9 @@
 import type { ConditionLookup } from './conditions.js'
 import { contextContains, contextEquals } from './context.js'
 import { KmsServiceError } from './errors.js'
+import { identityVerdict } from './identity.js'
 import type { OpContext } from './operation.js'
-import { evaluatePolicy, parsePolicy, principalMatches, type Statement } from './policy.js'
+import { evaluateKeyPolicy, parsePolicy, principalMatches, type Statement } from './policy.js'
 import type { EncryptionContext, GrantRecord, KeyRecord } from './types.js'
 
 /** Request facts beyond caller and key that policies and grants look at. Internal. */
@@ -56,7 +57,12 @@ function statementsOf(ctx: OpContext, key: KeyRecord): Statement[] {
   return statements
 }
 
-function lookupFor(ctx: OpContext, key: KeyRecord, action: string, facts: AuthFacts): ConditionLookup {
+function lookupFor(
+  ctx: OpContext,
+  key: KeyRecord | undefined,
+  action: string,
+  facts: AuthFacts,
+): ConditionLookup {
   const { caller } = ctx
   const isGrantAction = action === 'CreateGrant' || action === 'ListGrants' || action === 'RevokeGrant'
   return (name) => {
@@ -67,7 +73,7 @@ function lookupFor(ctx: OpContext, key: KeyRecord, action: string, facts: AuthFa
       return hit === undefined ? undefined : [facts.context[hit] as string]
     }
     if (name.startsWith('aws:resourcetag/')) {
-      const tag = key.tags.find((t) => t.TagKey.toLowerCase() === name.slice('aws:resourcetag/'.length))
+      const tag = key?.tags.find((t) => t.TagKey.toLowerCase() === name.slice('aws:resourcetag/'.length))
       return tag ? [tag.TagValue] : undefined
     }
     switch (name) {
@@ -93,9 +99,9 @@ function lookupFor(ctx: OpContext, key: KeyRecord, action: string, facts: AuthFa
       case 'kms:encryptionalgorithm':
         return facts.encryptionAlgorithm ? [facts.encryptionAlgorithm] : undefined
       case 'kms:keyspec':
-        return [key.keySpec]
+        return key ? [key.keySpec] : undefined
       case 'kms:keyusage':
-        return [key.keyUsage]
+        return key ? [key.keyUsage] : undefined
       case 'kms:keyorigin':
         return ['AWS_KMS']
       case 'kms:keymanager':
@@ -128,26 +134,40 @@ export function grantAllows(
   return true
 }
 
+const denied = (ctx: OpContext, action: string, resource: string, why: string) =>
+  new KmsServiceError(
+    'AccessDeniedException',
+    `User: ${ctx.caller.principalArn} is not authorized to perform: kms:${action} on resource: ${resource} ${why}`,
+  )
+
 /**
- * Authorize `action` (e.g. `Decrypt`) on `key`: an explicit Deny in the key policy refuses; an Allow
- * statement or a live grant allows (the grant id is recorded for the audit log); anything else refuses.
- * Throws AccessDeniedException naming the principal, the action and the key ARN. Internal.
+ * Authorize `action` (e.g. `Decrypt`) on `key` the way AWS KMS does:
+ * 1. an explicit Deny in the key policy or in the caller's identity (IAM) policies refuses, grants included;
+ * 2. a key policy Allow naming the caller itself (its ARN, its session's role, `*`) allows, within the
+ *    key's account;
+ * 3. a key policy Allow naming the caller (or its account root, which delegates to IAM) allows when the
+ *    caller's identity policies also allow the action on the key (always needed across accounts);
+ * 4. else a live grant allows (its id is recorded for the audit log).
+ * Anything else refuses. A caller without identity policies (the account root, or a principal seeded
+ * without `policies`) has the implicit allow-all identity policy. Throws AccessDeniedException with
+ * AWS's message. Internal.
  */
 export function authorize(ctx: OpContext, key: KeyRecord, action: string, facts: AuthFacts = {}): void {
-  const verdict = evaluatePolicy(statementsOf(ctx, key), {
+  const lookup = lookupFor(ctx, key, action, facts)
+  const verdict = evaluateKeyPolicy(statementsOf(ctx, key), {
     action: `kms:${action}`,
     resource: key.arn,
     caller: ctx.caller,
-    lookup: lookupFor(ctx, key, action, facts),
+    lookup,
   })
-  const who = `User: ${ctx.caller.principalArn} is not authorized to perform: kms:${action} on resource: ${key.arn}`
-  if (verdict === 'deny') {
-    throw new KmsServiceError(
-      'AccessDeniedException',
-      `${who} with an explicit deny in a resource-based policy`,
-    )
-  }
-  if (verdict === 'allow') return
+  if (verdict === 'deny')
+    throw denied(ctx, action, key.arn, 'with an explicit deny in a resource-based policy')
+  const identity = identityVerdict(ctx.state, ctx.caller, action, key.arn, lookup)
+  if (identity === 'deny')
+    throw denied(ctx, action, key.arn, 'with an explicit deny in an identity-based policy')
+  const sameAccount = ctx.caller.accountId === key.accountId
+  if (verdict === 'direct' && sameAccount) return
+  if (verdict !== 'none' && identity === 'allow') return
   if (GRANT_OPERATIONS.has(action)) {
     for (const grant of ctx.state.grantsOf(key.arn)) {
       if (grantAllows(ctx, grant, action, facts)) {
@@ -156,8 +176,30 @@ export function authorize(ctx: OpContext, key: KeyRecord, action: string, facts:
       }
     }
   }
-  throw new KmsServiceError(
-    'AccessDeniedException',
-    `${who} because no resource-based policy allows the kms:${action} action (no key policy statement or grant allows it)`,
-  )
+  if (verdict === 'none')
+    throw denied(
+      ctx,
+      action,
+      key.arn,
+      `because no resource-based policy allows the kms:${action} action (no key policy statement or grant allows it)`,
+    )
+  throw denied(ctx, action, key.arn, `because no identity-based policy allows the kms:${action} action`)
+}
+
+/**
+ * Authorize an action AWS controls with IAM policies only: on `*` (CreateKey, ListKeys, ListAliases,
+ * GenerateRandom, ListRetirableGrants) or on an alias ARN (the alias half of CreateAlias, UpdateAlias,
+ * DeleteAlias). Throws AccessDeniedException unless the caller's identity policies allow it. Internal.
+ */
+export function authorizeIdentityOnly(
+  ctx: OpContext,
+  action: string,
+  resource: string,
+  key?: KeyRecord,
+): void {
+  const verdict = identityVerdict(ctx.state, ctx.caller, action, resource, lookupFor(ctx, key, action, {}))
+  if (verdict === 'deny')
+    throw denied(ctx, action, resource, 'with an explicit deny in an identity-based policy')
+  if (verdict === 'none')
+    throw denied(ctx, action, resource, `because no identity-based policy allows the kms:${action} action`)
 }

@@ -4,6 +4,8 @@ import { writeFileAtomic } from './atomic-file.js'
 import { AuditLog } from './audit.js'
 import { KmsServiceError, LocalKmsError } from './errors.js'
 import { FaultSwitch } from './faults.js'
+import { canHoldIdentityPolicies } from './identity.js'
+import { MalformedIdentityPolicyError, parseIdentityPolicy } from './identity-policy.js'
 import { acquireLock } from './lock.js'
 import { loadMasterKey } from './master-key.js'
 import type { OpContext, Operation } from './operation.js'
@@ -202,6 +204,87 @@ export class LocalKmsEngine {
     })
     await this.persist()
     return this.resolveAccessKey(key.accessKeyId)!.caller
+  }
+
+  /**
+   * Attach (or replace) the IAM identity policy `name` of an IAM user or role, as IAM's
+   * PutUserPolicy / PutRolePolicy would; it applies from the next call on. The first policy given to a
+   * principal ends its implicit allow-all default (see README, "IAM identity policies"). Persisted.
+   * Throws LocalKmsError `ERR_LOCAL_KMS_POLICY` for a root or session ARN or a malformed document.
+   *
+   * @example
+   * ```ts
+   * await engine.putPrincipalPolicy('arn:aws:iam::111122223333:role/app', 'use-keys', {
+   *   Version: '2012-10-17',
+   *   Statement: [{ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: 'arn:aws:kms:*:111122223333:key/*' }],
+   * })
+   * ```
+   */
+  async putPrincipalPolicy(
+    principalArn: string,
+    name: string,
+    document: string | Record<string, unknown>,
+  ): Promise<void> {
+    // Precondition: an IAM user or role ARN (the root user and sessions carry no identity policies).
+    if (!canHoldIdentityPolicies(principalArn))
+      throw new LocalKmsError(
+        'ERR_LOCAL_KMS_POLICY',
+        `${principalArn} cannot carry identity policies: only IAM users and roles can (not the account root user, not an assumed-role session).`,
+      )
+    // Precondition: a policy name of 1-128 characters [\w+=,.@-].
+    if (!/^[\w+=,.@-]{1,128}$/.test(name))
+      throw new LocalKmsError(
+        'ERR_LOCAL_KMS_POLICY',
+        `Policy name ${name} must be 1-128 characters [\\w+=,.@-].`,
+      )
+    let policy: ReturnType<typeof parseIdentityPolicy>
+    try {
+      policy = parseIdentityPolicy(document)
+    } catch (err) {
+      if (err instanceof MalformedIdentityPolicyError)
+        throw new LocalKmsError('ERR_LOCAL_KMS_POLICY', `Policy ${name} of ${principalArn}: ${err.message}`)
+      throw err
+    }
+    let policies = this.state.identityPolicies.get(principalArn)
+    if (!policies) {
+      policies = new Map()
+      this.state.identityPolicies.set(principalArn, policies)
+    }
+    policies.set(name, policy)
+    await this.persist()
+  }
+
+  /**
+   * Remove the identity policy `name` of an IAM user or role (IAM's DeleteUserPolicy / DeleteRolePolicy),
+   * e.g. to revoke access in a test. Removing the last one leaves the principal with no IAM permissions
+   * (it does not bring back the implicit allow-all default). Returns whether the policy existed. Persisted.
+   *
+   * @example
+   * ```ts
+   * await engine.deletePrincipalPolicy('arn:aws:iam::111122223333:role/app', 'use-keys')
+   * ```
+   */
+  async deletePrincipalPolicy(principalArn: string, name: string): Promise<boolean> {
+    const policies = this.state.identityPolicies.get(principalArn)
+    if (!policies?.has(name)) return false
+    policies.delete(name)
+    await this.persist()
+    return true
+  }
+
+  /**
+   * The identity policies of an IAM user or role, by name (JSON documents), or `undefined` when it has
+   * the implicit allow-all default (never given `policies`).
+   *
+   * @example
+   * ```ts
+   * engine.principalPolicies('arn:aws:iam::111122223333:role/app') // { 'use-keys': '{"Version":...}' }
+   * ```
+   */
+  principalPolicies(principalArn: string): Record<string, string> | undefined {
+    const policies = this.state.identityPolicies.get(principalArn)
+    if (!policies) return undefined
+    return Object.fromEntries([...policies].map(([n, p]) => [n, p.document]))
   }
 
   /** Create an account (no principals) if it does not exist. Persisted. */

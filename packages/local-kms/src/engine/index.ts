@@ -9,10 +9,9 @@
  * ListRetirableGrants, RetireGrant, RevokeGrant, GetPublicKey, Sign, Verify.
  *
  * Where it differs from AWS KMS (documented simplifications):
- * - IAM identity policies are not modelled: a key-policy statement naming an account (`<id>` or
- *   `arn:aws:iam::<id>:root`) allows every principal of that account, as if each had an IAM policy
- *   allowing the action. ListKeys / ListAliases / CreateKey / ListRetirableGrants (IAM-only in AWS) are
- *   allowed to every principal for its own account.
+ * - IAM identity policies are modelled (seed `policies`, `engine.putPrincipalPolicy`), but a principal
+ *   without any keeps an implicit allow-all identity policy (backward compatibility), and there are no
+ *   SCPs, permission boundaries or session policies.
  * - Grants are effective at once (no eventual consistency); grant tokens are validated but not needed.
  * - Aliases and alias ARNs are accepted for every KeyId (AWS refuses them for some management calls);
  *   cross-account use works by key ARN or alias ARN and only for the operations AWS allows cross-account.
@@ -36,6 +35,14 @@ export { type EngineOptions, LocalKmsEngine, type NewAccessKey } from './engine.
 export { KmsServiceError, LocalKmsError } from './errors.js'
 export type { FaultError, FaultRule } from './faults.js'
 export { FaultSwitch } from './faults.js'
-export type { SeedAccount, SeedAlias, SeedFile, SeedGrant, SeedKey, SeedPrincipal } from './seed.js'
+export type {
+  SeedAccount,
+  SeedAlias,
+  SeedFile,
+  SeedGrant,
+  SeedIdentityPolicy,
+  SeedKey,
+  SeedPrincipal,
+} from './seed.js'
 export { validateSeed } from './seed.js'
 export type { AuditEvent, CallerIdentity, EncryptionContext, KeyState } from './types.js'

@@ -10,7 +10,7 @@ import type { CallerIdentity } from './types.js'
 
 /**
  * The IAM policy subset KMS key policies use: Allow/Deny statements with Principal / NotPrincipal (AWS
- * ARNs, account ids, account root = every principal of that account, `*`, Service), Action / NotAction with
+ * ARNs, account ids, account root = delegation to the account's IAM policies, `*`, Service), Action / NotAction with
  * wildcards, Resource, and Condition blocks (see conditions.ts). Internal.
  */
 export interface Statement {
@@ -110,28 +110,54 @@ export function principalAccount(arn: string): string | undefined {
 }
 
 /**
- * Does a principal named in a policy or grant designate the caller? An account id or account root ARN
- * designates every principal of that account (IAM identity policies are not modelled, see README); an
- * assumed-role session matches its role ARN.
+ * How a principal named in a policy or grant designates the caller: `direct` when it names the caller
+ * itself (its ARN, the role of its assumed-role session, `*`), `account` when it names the caller's
+ * account (`<id>` or `arn:aws:iam::<id>:root`) and so only delegates to the account's IAM policies;
+ * `undefined` when it does not designate the caller.
+ *
+ * @example
+ * ```ts
+ * principalMatchKind('arn:aws:iam::111122223333:root', caller) // 'account' for a role of 111122223333
+ * ```
+ */
+export function principalMatchKind(named: string, caller: CallerIdentity): 'direct' | 'account' | undefined {
+  if (named === '*') return 'direct'
+  if (named === caller.principalArn) return 'direct'
+  if (/^\d{12}$/.test(named)) return named === caller.accountId ? 'account' : undefined
+  const root = ROOT.exec(named)
+  if (root) return root[1] === caller.accountId ? 'account' : undefined
+  const session = ASSUMED.exec(caller.principalArn)
+  if (
+    session &&
+    (named === `arn:aws:iam::${session[1]}:role/${session[2]}` ||
+      (named.endsWith(`:role/${session[2]}`) && named.includes(`::${session[1]}:`)))
+  )
+    return 'direct'
+  return undefined
+}
+
+/**
+ * Does a principal named in a policy or grant designate the caller, directly or through its account
+ * (see {@link principalMatchKind})?
  */
 export function principalMatches(named: string, caller: CallerIdentity): boolean {
-  if (named === '*') return true
-  if (named === caller.principalArn) return true
-  if (/^\d{12}$/.test(named)) return named === caller.accountId
-  const root = ROOT.exec(named)
-  if (root) return root[1] === caller.accountId
-  const session = ASSUMED.exec(caller.principalArn)
-  if (session)
-    return (
-      named === `arn:aws:iam::${session[1]}:role/${session[2]}` ||
-      (named.endsWith(`:role/${session[2]}`) && named.includes(`::${session[1]}:`))
-    )
-  return false
+  return principalMatchKind(named, caller) !== undefined
+}
+
+function principalSpecKind(spec: PrincipalSpec, caller: CallerIdentity): 'direct' | 'account' | undefined {
+  if (spec.any) return 'direct'
+  if (spec.service.includes(caller.principalArn)) return 'direct'
+  let kind: 'account' | undefined
+  for (const p of spec.aws) {
+    const k = principalMatchKind(p, caller)
+    if (k === 'direct') return 'direct'
+    if (k === 'account') kind = 'account'
+  }
+  return kind
 }
 
 function principalSpecMatches(spec: PrincipalSpec, caller: CallerIdentity): boolean {
-  if (spec.any) return true
-  return spec.aws.some((p) => principalMatches(p, caller)) || spec.service.includes(caller.principalArn)
+  return principalSpecKind(spec, caller) !== undefined
 }
 
 /** The request facts a policy is evaluated against. */
@@ -142,20 +168,42 @@ export interface PolicyRequest {
   lookup: ConditionLookup
 }
 
-/** `deny` when any matching statement denies, `allow` when one allows and none denies, else `none`. */
-export function evaluatePolicy(statements: Statement[], req: PolicyRequest): 'allow' | 'deny' | 'none' {
-  let allowed = false
+/**
+ * The key-policy verdict: `deny` when a matching statement denies; `direct` when an Allow statement names
+ * the caller itself; `account` when Allow statements name only the caller's account (delegation to IAM);
+ * else `none`.
+ *
+ * @example
+ * ```ts
+ * const verdict = evaluateKeyPolicy(parsePolicy(key.policy), { action: 'kms:Decrypt', resource: key.arn, caller, lookup })
+ * ```
+ */
+export function evaluateKeyPolicy(
+  statements: Statement[],
+  req: PolicyRequest,
+): 'deny' | 'direct' | 'account' | 'none' {
+  let verdict: 'direct' | 'account' | 'none' = 'none'
   for (const st of statements) {
-    if (st.principal && !principalSpecMatches(st.principal, req.caller)) continue
+    let kind: 'direct' | 'account' | undefined = 'direct'
+    if (st.principal) {
+      kind = principalSpecKind(st.principal, req.caller)
+      if (!kind) continue
+    }
     if (st.notPrincipal && principalSpecMatches(st.notPrincipal, req.caller)) continue
     if (st.actions && !st.actions.some((a) => wildcardMatch(a, req.action, true))) continue
     if (st.notActions?.some((a) => wildcardMatch(a, req.action, true))) continue
     if (!st.resources.some((r) => wildcardMatch(r, req.resource))) continue
     if (st.condition && !evaluateConditions(st.condition, req.lookup)) continue
     if (st.effect === 'Deny') return 'deny'
-    allowed = true
+    if (kind === 'direct' || verdict === 'none') verdict = kind
   }
-  return allowed ? 'allow' : 'none'
+  return verdict
+}
+
+/** `deny` when any matching statement denies, `allow` when one allows and none denies, else `none`. */
+export function evaluatePolicy(statements: Statement[], req: PolicyRequest): 'allow' | 'deny' | 'none' {
+  const verdict = evaluateKeyPolicy(statements, req)
+  return verdict === 'direct' || verdict === 'account' ? 'allow' : verdict
 }
 
 /** The default key policy: the key's account root may do everything. */

@@ -4,6 +4,8 @@ import { GRANT_OPERATIONS } from './authorize.js'
 import { readContext } from './context.js'
 import { KmsServiceError, LocalKmsError } from './errors.js'
 import { newGrantToken } from './grant-token.js'
+import { canHoldIdentityPolicies } from './identity.js'
+import { type IdentityPolicy, parseIdentityPolicy } from './identity-policy.js'
 import { KEY_SPECS, newKeyRecord } from './key-factory.js'
 import { principalAccount } from './policy.js'
 import type { EngineState } from './state.js'
@@ -22,7 +24,11 @@ import type { GrantConstraints } from './types.js'
  *       "principals": [
  *         { "arn": "arn:aws:iam::111122223333:root", "accessKeyId": "test", "secretAccessKey": "test" },
  *         { "arn": "arn:aws:iam::111122223333:role/app", "accessKeyId": "app", "secretAccessKey": "app-secret",
- *           "viaService": "profile.us-east-1.amazonaws.com" }   // optional: sets kms:ViaService
+ *           "viaService": "profile.us-east-1.amazonaws.com",   // optional: sets kms:ViaService
+ *           "policies": [                                        // optional IAM identity policies (see SeedPrincipal)
+ *             { "name": "use-keys", "document": { "Version": "2012-10-17", "Statement": [
+ *               { "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:*:111122223333:key/*" } ] } }
+ *           ] }
  *       ] },
  *     { "id": "444455556666", "name": "service", "principals": [ ... ] }
  *   ],
@@ -85,9 +91,21 @@ export interface SeedAccount {
 /**
  * A principal with its access key. The ARN's account must be the enclosing account.
  *
+ * `policies` are the IAM identity policies of an IAM user or role (not of the account root user, which
+ * IAM policies never restrict). **Without `policies` the principal keeps the implicit allow-all default**
+ * (as if it had an administrator policy): a key policy naming its account lets it in, as before identity
+ * policies were modelled. `policies: []` gives it no IAM permissions at all. When a seed gives `policies`
+ * they replace the principal's policies on every open; when it does not, policies set at run time
+ * (`engine.putPrincipalPolicy`) and saved in the data directory are kept.
+ *
  * @example
  * ```ts
- * const p: SeedPrincipal = { arn: 'arn:aws:iam::444455556666:role/svc', accessKeyId: 'svc', secretAccessKey: 's' }
+ * const p: SeedPrincipal = {
+ *   arn: 'arn:aws:iam::444455556666:role/svc',
+ *   accessKeyId: 'svc',
+ *   secretAccessKey: 's',
+ *   policies: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' }] }],
+ * }
  * ```
  */
 export interface SeedPrincipal {
@@ -95,6 +113,53 @@ export interface SeedPrincipal {
   accessKeyId: string
   secretAccessKey: string
   viaService?: string
+  policies?: SeedIdentityPolicy[]
+}
+
+/**
+ * An IAM identity policy of a {@link SeedPrincipal}: a policy document (object or JSON string), named
+ * `policy-<index>`, or `{ name, document }`.
+ *
+ * @example
+ * ```ts
+ * const named: SeedIdentityPolicy = { name: 'no-decrypt', document: { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 'kms:Decrypt', Resource: '*' }] } }
+ * ```
+ */
+export type SeedIdentityPolicy =
+  | string
+  | Record<string, unknown>
+  | { name: string; document: string | Record<string, unknown> }
+
+/** A faulty entry of a seed principal's `policies`: its index and what is wrong. */
+class SeedPolicyError extends Error {
+  constructor(
+    readonly index: number,
+    what: string,
+  ) {
+    super(what)
+  }
+}
+
+/** The named, parsed identity policies of a seed principal. Throws SeedPolicyError. */
+function seedPolicies(policies: unknown[]): Map<string, IdentityPolicy> {
+  const out = new Map<string, IdentityPolicy>()
+  policies.forEach((entry, i) => {
+    const named = isObj(entry) && entry.document !== undefined && entry.Statement === undefined
+    const name = named ? (entry as { name?: unknown }).name : `policy-${i}`
+    // Precondition: a policy name of 1-128 characters [\w+=,.@-], once.
+    if (typeof name !== 'string' || !/^[\w+=,.@-]{1,128}$/.test(name))
+      throw new SeedPolicyError(i, 'needs a name of 1-128 characters [\\w+=,.@-]')
+    if (out.has(name)) throw new SeedPolicyError(i, `repeats policy name ${name}`)
+    const document = named ? (entry as { document: unknown }).document : entry
+    if (typeof document !== 'string' && !isObj(document))
+      throw new SeedPolicyError(i, 'must be a policy document (object or JSON string) or { name, document }')
+    try {
+      out.set(name, parseIdentityPolicy(document))
+    } catch (err) {
+      throw new SeedPolicyError(i, `is not a valid identity policy: ${(err as Error).message}`)
+    }
+  })
+  return out
 }
 
 /**
@@ -231,6 +296,21 @@ export function validateSeed(raw: unknown): asserts raw is SeedFile {
       accessKeys.add(akid)
       str(pr, 'secretAccessKey', pp, true)
       str(pr, 'viaService', pp, false)
+      if (pr.policies !== undefined) {
+        // Precondition: identity policies only on IAM users and roles, as a list.
+        if (!canHoldIdentityPolicies(arn))
+          throw bad(
+            `${pp}.policies`,
+            'are only for IAM users and roles (not the account root user or a session)',
+          )
+        if (!Array.isArray(pr.policies)) throw bad(`${pp}.policies`, 'must be an array')
+        try {
+          seedPolicies(pr.policies)
+        } catch (err) {
+          if (err instanceof SeedPolicyError) throw bad(`${pp}.policies[${err.index}]`, err.message)
+          throw err
+        }
+      }
     })
   })
   arr(raw, 'keys', 'seed').forEach((k, i) => {
@@ -318,6 +398,7 @@ export function applySeed(state: EngineState, seed: SeedFile, now: number): void
       }
       if (p.viaService !== undefined) principal.viaService = p.viaService
       state.addPrincipal(a.id, principal)
+      if (p.policies !== undefined) state.identityPolicies.set(p.arn, seedPolicies(p.policies))
     }
   }
   ;(seed.keys ?? []).forEach((k, i) => {

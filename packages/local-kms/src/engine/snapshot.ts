@@ -1,4 +1,5 @@
 import { LocalKmsError } from './errors.js'
+import { type IdentityPolicy, parseIdentityPolicy } from './identity-policy.js'
 import { openMaterial, sealMaterial } from './master-key.js'
 import { EngineState } from './state.js'
 import type { AccountRecord, AliasRecord, GrantRecord, KeyRecord, MaterialVersion } from './types.js'
@@ -20,6 +21,8 @@ interface StoredState {
   keys: (Omit<KeyRecord, 'materials'> & { materials: StoredMaterial[] })[]
   aliases: AliasRecord[]
   grants: GrantRecord[]
+  /** IAM identity policies by principal ARN (absent in files written before they were modelled). */
+  identityPolicies?: { principalArn: string; policies: { name: string; document: string }[] }[]
 }
 
 const sealCache = new WeakMap<MaterialVersion, string>()
@@ -54,6 +57,10 @@ export function serializeState(state: EngineState, protection: MaterialProtectio
     })),
     aliases: [...state.aliases.values()],
     grants: [...state.grants.values()],
+    identityPolicies: [...state.identityPolicies].map(([principalArn, policies]) => ({
+      principalArn,
+      policies: [...policies].map(([name, p]) => ({ name, document: p.document })),
+    })),
   }
   return JSON.stringify(stored)
 }
@@ -91,5 +98,20 @@ export function deserializeState(json: string, protection: MaterialProtection, p
   }
   for (const a of stored.aliases) state.aliases.set(`${a.accountId}/${a.aliasName}`, a)
   for (const g of stored.grants) state.addGrant(g)
+  for (const entry of stored.identityPolicies ?? []) {
+    const policies = new Map<string, IdentityPolicy>()
+    for (const p of entry.policies) {
+      try {
+        policies.set(p.name, parseIdentityPolicy(p.document))
+      } catch (err) {
+        throw new LocalKmsError(
+          'ERR_LOCAL_KMS_STATE',
+          `${path}: identity policy ${p.name} of ${entry.principalArn} is invalid (${(err as Error).message}).`,
+          { cause: err },
+        )
+      }
+    }
+    state.identityPolicies.set(entry.principalArn, policies)
+  }
   return state
 }

@@ -1,3 +1,4 @@
+import type { IdentityPolicy } from './identity-policy.js'
 import type { AccountRecord, AliasRecord, GrantRecord, KeyRecord, PrincipalRecord } from './types.js'
 
 /**
@@ -17,6 +18,11 @@ export class EngineState {
   readonly grantsByKey = new Map<string, Set<string>>()
   /** Grant ids by grant token. */
   readonly grantsByToken = new Map<string, string>()
+  /**
+   * IAM identity policies by IAM user or role ARN, then by policy name. A principal without an entry has
+   * the implicit allow-all default (see identity.ts); an entry with no policies allows nothing.
+   */
+  readonly identityPolicies = new Map<string, Map<string, IdentityPolicy>>()
 
   constructor(readonly region: string) {}
 

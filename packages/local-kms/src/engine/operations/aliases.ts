@@ -1,4 +1,4 @@
-import { authorize } from '../authorize.js'
+import { authorize, authorizeIdentityOnly } from '../authorize.js'
 import { fail } from '../errors.js'
 import type { OpContext, Operation } from '../operation.js'
 import { requireNotPendingDeletion, resolveKey } from '../resolve.js'
@@ -43,6 +43,8 @@ export const aliasOperations: Record<string, Operation> = {
       const name = readAliasName(input)
       ctx.audit.requestParameters.aliasName = name
       const key = targetKey(ctx, input)
+      // Precondition: CreateAlias is allowed on the alias (identity policy) and on the key (key policy).
+      authorizeIdentityOnly(ctx, 'CreateAlias', ctx.state.aliasArn(ctx.caller.accountId, name), key)
       authorize(ctx, key, 'CreateAlias')
       const id = `${ctx.caller.accountId}/${name}`
       if (ctx.state.aliases.has(id))
@@ -69,6 +71,8 @@ export const aliasOperations: Record<string, Operation> = {
       if (!alias) throw fail.notFound(`Alias ${ctx.state.aliasArn(ctx.caller.accountId, name)} is not found.`)
       const key = targetKey(ctx, input)
       const previous = ctx.state.keys.get(ctx.state.keyArn(alias.accountId, alias.targetKeyId))
+      // Precondition: UpdateAlias is allowed on the alias (identity policy) and on both keys.
+      authorizeIdentityOnly(ctx, 'UpdateAlias', ctx.state.aliasArn(alias.accountId, name), key)
       if (previous) authorize(ctx, previous, 'UpdateAlias')
       authorize(ctx, key, 'UpdateAlias')
       // Precondition: the new target has the same key type and usage as the current one.
@@ -90,6 +94,8 @@ export const aliasOperations: Record<string, Operation> = {
       const alias = ctx.state.aliases.get(id)
       if (!alias) throw fail.notFound(`Alias ${ctx.state.aliasArn(ctx.caller.accountId, name)} is not found.`)
       const key = ctx.state.keys.get(ctx.state.keyArn(alias.accountId, alias.targetKeyId))
+      // Precondition: DeleteAlias is allowed on the alias (identity policy) and on its key.
+      authorizeIdentityOnly(ctx, 'DeleteAlias', ctx.state.aliasArn(alias.accountId, name), key)
       if (key) {
         ctx.audit.keys.push(key)
         authorize(ctx, key, 'DeleteAlias')
@@ -102,6 +108,8 @@ export const aliasOperations: Record<string, Operation> = {
   ListAliases: {
     mutating: false,
     run(ctx, input) {
+      // Precondition: ListAliases is allowed by an identity (IAM) policy on `*`.
+      authorizeIdentityOnly(ctx, 'ListAliases', '*')
       const keyId = optString(input, 'KeyId')
       const key = keyId === undefined ? undefined : resolveKey(ctx, keyId, { crossAccount: false })
       const aliases = [...ctx.state.aliases.values()].filter(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isRsaEncryption, rsaDecrypt, rsaEncrypt } from '../asymmetric.js'
-import { authorize } from '../authorize.js'
+import { authorize, authorizeIdentityOnly } from '../authorize.js'
 import { openBlob, parseBlob, sealBlob } from '../ciphertext.js'
 import { readContext } from '../context.js'
 import { fail } from '../errors.js'
@@ -274,6 +274,8 @@ export const cryptoOperations: Record<string, Operation> = {
   GenerateRandom: {
     mutating: false,
     run(ctx, input) {
+      // Precondition: GenerateRandom is allowed by an identity (IAM) policy on `*`.
+      authorizeIdentityOnly(ctx, 'GenerateRandom', '*')
       const n = optInt(input, 'NumberOfBytes', 1, 1024)
       // Precondition: NumberOfBytes is required in practice.
       if (n === undefined) throw fail.validation('NumberOfBytes is required.')

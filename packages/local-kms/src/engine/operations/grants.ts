@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { authorize, GRANT_OPERATIONS } from '../authorize.js'
+import { authorize, authorizeIdentityOnly, GRANT_OPERATIONS } from '../authorize.js'
 import { contextEquals, readContext } from '../context.js'
 import { fail, KmsServiceError } from '../errors.js'
 import { newGrantToken, readGrantTokens } from '../grant-token.js'
@@ -185,7 +185,9 @@ export const grantOperations: Record<string, Operation> = {
     run(ctx, input) {
       const retiring = reqString(input, 'RetiringPrincipal', 256)
       ctx.audit.requestParameters.retiringPrincipal = retiring
-      // Precondition: (IAM permission, not modelled) a caller lists retirable grants of its own account's principals.
+      // Precondition: ListRetirableGrants is allowed by an identity (IAM) policy on `*`.
+      authorizeIdentityOnly(ctx, 'ListRetirableGrants', '*')
+      // Precondition: a caller lists retirable grants of its own account's principals.
       if (principalAccount(retiring) !== ctx.caller.accountId) {
         throw new KmsServiceError(
           'AccessDeniedException',

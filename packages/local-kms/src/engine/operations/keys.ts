@@ -1,4 +1,4 @@
-import { authorize } from '../authorize.js'
+import { authorize, authorizeIdentityOnly } from '../authorize.js'
 import { fail } from '../errors.js'
 import { keyMetadata, newKeyRecord } from '../key-factory.js'
 import type { Operation } from '../operation.js'
@@ -14,6 +14,8 @@ export const keyOperations: Record<string, Operation> = {
   CreateKey: {
     mutating: true,
     run(ctx, input) {
+      // Precondition: CreateKey is allowed by an identity (IAM) policy on `*`; no key policy applies.
+      authorizeIdentityOnly(ctx, 'CreateKey', '*')
       const keySpec = optString(input, 'KeySpec') ?? optString(input, 'CustomerMasterKeySpec')
       const origin = optString(input, 'Origin')
       // Precondition: only AWS_KMS-origin keys (no imported material, no custom key stores).
@@ -50,6 +52,8 @@ export const keyOperations: Record<string, Operation> = {
   ListKeys: {
     mutating: false,
     run(ctx, input) {
+      // Precondition: ListKeys is allowed by an identity (IAM) policy on `*`.
+      authorizeIdentityOnly(ctx, 'ListKeys', '*')
       const keys = [...ctx.state.keys.values()].filter(
         (k) => k.accountId === ctx.caller.accountId && maintain(ctx, k),
       )
