@@ -9,8 +9,8 @@
  * Run: `npx tsx examples/customer-profiles.ts` (or `npx -y pnpm@10 demo` for every example).
  */
 import { CreateKeyCommand, DisableKeyCommand, RevokeGrantCommand } from '@aws-sdk/client-kms'
-import { KeyAccessDeniedError } from '@kms-envelope/core'
-import { ProfileDomains } from '@kms-envelope/customer-profiles'
+import { inspect, KeyAccessDeniedError, KmsEnvelopeError } from '@kms-envelope/core'
+import { MemoryProfileStore, ProfileDomains } from '@kms-envelope/customer-profiles'
 import { LocalKms } from '@kms-envelope/local-kms'
 import { isMain } from './is-main.js'
 
@@ -42,9 +42,11 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     //    credentials (customerKms) describe the keys and create the grants, as the CreateDomain caller does in AWS.
     const domainKey = await newKey('retail profiles')
     const ordersKey = await newKey('retail orders')
+    const store = new MemoryProfileStore() // your ProfileStore (DynamoDB, S3, SQL) in production
     const domains = new ProfileDomains({
       kms: service,
       servicePrincipal: SERVICE_ROLE,
+      store,
       actor: 'profiles-service',
     })
     const created = await domains.createDomain({
@@ -60,7 +62,8 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       )
     }
 
-    // 2. Profiles and orders: JSON, encrypted with context {domain, object type, object id}.
+    // 2. Profiles and orders: JSON, encrypted with context {domain, object type, object id}; one cached
+    //    data key per (domain, object type), whatever the number of ids.
     const retail = await domains.domain('retail-eu')
     for (let i = 0; i < 100; i++) {
       await retail.putObject('_profile', `p-${i}`, { firstName: `Customer ${i}`, email: `c${i}@example.com` })
@@ -71,6 +74,19 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     log(
       `stored 100 profiles and 20 orders; p-7 reads back: ${p7?.email}; service KMS calls: ${serviceCalls()}`,
     )
+    const p7Stored = (await store.getObject('retail-eu', '_profile', 'p-7'))!
+    log(`  p-7's context (inspect, no key needed): ${JSON.stringify(inspect(p7Stored.ciphertext).context)}`)
+    // Someone with write access to the store copies p-7's ciphertext over p-8: refused before any KMS call.
+    const p8Stored = (await store.getObject('retail-eu', '_profile', 'p-8'))!
+    await store.putObject('retail-eu', { ...p7Stored, objectId: 'p-8' })
+    await retail.purge() // a cold cache, so a KMS call would show
+    const before = kms.engine.auditLog().length
+    const copied = await retail.getObject('_profile', 'p-8').catch((e: unknown) => e)
+    if (!(copied instanceof KmsEnvelopeError)) throw new Error('expected the copied object to be refused')
+    log(
+      `  p-7 copied over p-8 -> ${copied.name} ${copied.code} (${kms.engine.auditLog().length - before} KMS calls)`,
+    )
+    await store.putObject('retail-eu', p8Stored)
 
     // 3. The customer switches the domain's key: scope keys are re-wrapped with ReEncrypt, the data is untouched.
     const replacement = await newKey('retail profiles 2026')

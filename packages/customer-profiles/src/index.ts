@@ -23,7 +23,7 @@ export {
   assertObjectType,
   DOMAIN_CONTEXT_KEY,
   MAX_DOMAIN_GENERATION,
-  OBJECT_ID_FIELD,
+  OBJECT_ID_CONTEXT_KEY,
   OBJECT_TYPE_CONTEXT_KEY,
   objectContext,
   objectTypeOfScope,

@@ -1,6 +1,7 @@
 /**
  * Names and encryption-context keys of the Customer Profiles pattern: domain names, object type names,
- * the scope id of a (domain, object type) pair, and the context pairs bound to every object and KMS call.
+ * object ids, the scope id of a (domain, object type) pair, and the context pairs bound to every object
+ * and KMS call.
  */
 import { ConfigurationError } from '@kms-envelope/core'
 
@@ -9,11 +10,11 @@ export const DOMAIN_CONTEXT_KEY = 'customer-profiles:domain'
 /** Message encryption-context key naming the object type. */
 export const OBJECT_TYPE_CONTEXT_KEY = 'customer-profiles:object-type'
 /**
- * Field of the encrypted payload naming the object id: it binds a ciphertext to its slot in the store.
- * Inside the (authenticated) plaintext rather than in the encryption context, because core caches data
- * keys per context: a context per object would cost one KMS call per object.
+ * Message encryption-context key naming the object id: it binds a ciphertext to its slot in the store. A
+ * per-object pair that does not split the cache: the data key depends only on the (domain, object type)
+ * scope (`ProfileKeyring.dataKeyScope`).
  */
-export const OBJECT_ID_FIELD = 'customer-profiles:object-id'
+export const OBJECT_ID_CONTEXT_KEY = 'customer-profiles:object-id'
 
 const DOMAIN_NAME = /^[a-zA-Z0-9_-]{1,64}$/
 const OBJECT_TYPE = /^[a-zA-Z_][a-zA-Z0-9_-]{0,55}$/
@@ -144,19 +145,25 @@ export function objectTypeOfScope(domainName: string, scopeId: string, generatio
 }
 
 /**
- * The encryption context bound to the objects of one object type of one domain (authenticated with each
- * ciphertext; one cached data key serves them all).
+ * The encryption context of one object: its domain, object type and id (authenticated with its
+ * ciphertext, checked before any KMS call on reading). The objects of one (domain, object type) share one
+ * cached data key whatever their ids.
  *
  * @example
  * ```ts
  * import { objectContext } from '@kms-envelope/customer-profiles'
- * objectContext('retail-eu', '_order')
- * // { 'customer-profiles:domain': 'retail-eu', 'customer-profiles:object-type': '_order' }
+ * objectContext('retail-eu', '_order', 'o-1001')
+ * // { 'customer-profiles:domain': 'retail-eu', 'customer-profiles:object-type': '_order', 'customer-profiles:object-id': 'o-1001' }
  * ```
  */
-export function objectContext(domainName: string, objectType: string): Record<string, string> {
+export function objectContext(
+  domainName: string,
+  objectType: string,
+  objectId: string,
+): Record<string, string> {
   return {
     [DOMAIN_CONTEXT_KEY]: assertDomainName(domainName),
     [OBJECT_TYPE_CONTEXT_KEY]: assertObjectType(objectType),
+    [OBJECT_ID_CONTEXT_KEY]: assertObjectId(objectId),
   }
 }

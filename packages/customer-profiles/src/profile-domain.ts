@@ -1,12 +1,6 @@
-import {
-  EncryptionContextMismatchError,
-  type Envelope,
-  InvalidKeyError,
-  KeyAccessDeniedError,
-  KeyDisabledError,
-} from '@kms-envelope/core'
+import { type Envelope, InvalidKeyError, KeyAccessDeniedError, KeyDisabledError } from '@kms-envelope/core'
 import { explainKeyError } from './grant-errors.js'
-import { assertObjectId, assertObjectType, OBJECT_ID_FIELD, objectContext } from './names.js'
+import { assertObjectId, assertObjectType, objectContext } from './names.js'
 import type { DomainRecord, ProfileStore } from './profile-store.js'
 
 /** @internal What a {@link ProfileDomain} works with: the domain record it was built from and its envelope. */
@@ -24,9 +18,8 @@ export interface DomainRuntimeSource {
 
 /**
  * One domain's profile objects: JSON values encrypted under the domain's keys (the object type's own key
- * if it has one, else the domain's default key) with the encryption context {domain, object type}; the
- * object id is bound inside the authenticated payload. Stored as ciphertext. Get it from
- * {@link ProfileDomains.domain}.
+ * if it has one, else the domain's default key) with the encryption context {domain, object type, object
+ * id}. Stored as ciphertext. Get it from {@link ProfileDomains.domain}.
  *
  * @example
  * ```ts
@@ -54,18 +47,16 @@ export class ProfileDomain {
    * ```
    */
   async putObject(objectType: string, objectId: string, value: unknown): Promise<void> {
-    const context = objectContext(this.domainName, objectType)
-    assertObjectId(objectId)
-    const payload = { [OBJECT_ID_FIELD]: objectId, value }
-    const ciphertext = await this.#run((rt) => rt.envelope.encryptJson(payload, { context }))
+    const context = objectContext(this.domainName, objectType, objectId)
+    const ciphertext = await this.#run((rt) => rt.envelope.encryptJson(value, { context }))
     await this.#source.store.putObject(this.domainName, { objectType, objectId, ciphertext })
   }
 
   /**
    * Read and decrypt (objectType, objectId); undefined when there is no such object. A ciphertext that
-   * belongs to another domain or type fails with EncryptionContextMismatchError before any KMS call; one
-   * copied from another id of the same type, with EncryptionContextMismatchError after authentication;
-   * a revoked grant with KeyAccessDeniedError naming key and grant; a disabled key with KeyDisabledError.
+   * belongs to another domain, type or id (copied to this slot) fails with EncryptionContextMismatchError
+   * before any KMS call; a revoked grant with KeyAccessDeniedError naming key and grant; a disabled key
+   * with KeyDisabledError.
    *
    * @example
    * ```ts
@@ -73,22 +64,10 @@ export class ProfileDomain {
    * ```
    */
   async getObject<T = unknown>(objectType: string, objectId: string): Promise<T | undefined> {
-    const expectedContext = objectContext(this.domainName, objectType)
-    assertObjectId(objectId)
+    const expectedContext = objectContext(this.domainName, objectType, objectId)
     const stored = await this.#source.store.getObject(this.domainName, objectType, objectId)
     if (!stored) return undefined
-    const payload = await this.#run((rt) =>
-      rt.envelope.decryptJson<Record<string, unknown>>(stored.ciphertext, { expectedContext }),
-    )
-    // Postcondition: the ciphertext was written for this object id (not copied from another slot).
-    const storedAs = payload?.[OBJECT_ID_FIELD]
-    if (storedAs !== objectId) {
-      throw new EncryptionContextMismatchError(
-        OBJECT_ID_FIELD,
-        `the ciphertext in slot "${objectId}" was written for object "${String(storedAs)}"`,
-      )
-    }
-    return payload.value as T
+    return this.#run((rt) => rt.envelope.decryptJson<T>(stored.ciphertext, { expectedContext }))
   }
 
   /**

@@ -13,7 +13,8 @@ import { DOMAIN_CONTEXT_KEY, OBJECT_TYPE_CONTEXT_KEY, scopeIdOf } from './names.
 /**
  * A keyring for one domain: routes each message to the scope key of its (domain, object type) in core's
  * key hierarchy, read from the message's encryption context. No crypto here: the hierarchy's scope
- * keyrings do the work.
+ * keyrings do the work. Its data keys depend on the scope alone ({@link ProfileKeyring.dataKeyScope}), so
+ * per-object context pairs (the object id) share one cached key per (domain, object type).
  *
  * @example
  * ```ts
@@ -45,6 +46,19 @@ export class ProfileKeyring implements Keyring {
     context: EncryptionContext,
   ): Promise<DecryptedDataKey> {
     return this.#keyring(context).decryptDataKey(encryptedDataKeys, context)
+  }
+
+  /**
+   * The scope id of the context's (domain, object type): the envelope caches one data key per scope
+   * instead of one per context (per object id).
+   *
+   * @example
+   * ```ts
+   * new ProfileKeyring(hierarchy, 'retail-eu').dataKeyScope(objectContext('retail-eu', '_order', 'o-1')) // 'retail-eu/_order'
+   * ```
+   */
+  dataKeyScope(context: EncryptionContext): string {
+    return this.#keyring(context).dataKeyScope(context)
   }
 
   #keyring(context: EncryptionContext): ScopeKeyring {

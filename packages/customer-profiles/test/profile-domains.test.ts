@@ -3,12 +3,13 @@ import {
   ConfigurationError,
   EncryptionContextMismatchError,
   InvalidKeyError,
+  inspect,
   KeyAccessDeniedError,
   KeyDisabledError,
   KmsUnavailableError,
 } from '@kms-envelope/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DOMAIN_CONTEXT_KEY, grantName, scopeIdOf } from '../src/index.js'
+import { DOMAIN_CONTEXT_KEY, grantName, OBJECT_ID_CONTEXT_KEY, scopeIdOf } from '../src/index.js'
 import { SERVICE_ROLE, type World, world } from './world.js'
 
 const profile = { firstName: 'Ana', lastName: 'Silva', email: 'ana@example.com', phone: '+1 555 0100' }
@@ -72,11 +73,22 @@ describe('createDomain and objects', () => {
     const keyArn = await w.newKey()
     await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer })
     const retail = await w.domains.domain('retail-eu')
+    const calls = (eventName: string) =>
+      w.kms.engine.auditLog().filter((e) => e.userIdentity.arn === SERVICE_ROLE && e.eventName === eventName)
+        .length
     for (let i = 0; i < 50; i++) await retail.putObject('_profile', `p-${i}`, { i })
+    for (let i = 0; i < 10; i++) await retail.putObject('_order', `o-${i}`, { i })
+    expect(calls('GenerateDataKey')).toBe(2)
+    expect(calls('Decrypt')).toBe(0)
+    // Each object still names its id in its (authenticated) context.
+    const stored = (await w.store.getObject('retail-eu', '_profile', 'p-7'))!
+    expect(inspect(stored.ciphertext).context[OBJECT_ID_CONTEXT_KEY]).toBe('p-7')
+    // A cold cache (as in another process): reading the 60 objects unwraps each scope key once.
+    await retail.purge()
     for (let i = 0; i < 50; i++) expect(await retail.getObject('_profile', `p-${i}`)).toEqual({ i })
-    const calls = w.kms.engine.auditLog().filter((e) => e.userIdentity.arn === SERVICE_ROLE)
-    expect(calls.filter((e) => e.eventName === 'GenerateDataKey').length).toBe(1)
-    expect(calls.filter((e) => e.eventName === 'Decrypt').length).toBeLessThanOrEqual(1)
+    for (let i = 0; i < 10; i++) expect(await retail.getObject('_order', `o-${i}`)).toEqual({ i })
+    expect(calls('GenerateDataKey')).toBe(2)
+    expect(calls('Decrypt')).toBe(2)
   })
 
   it('the grant is bound to the domain: the service cannot use it for another domain context', async () => {
@@ -112,10 +124,16 @@ describe('createDomain and objects', () => {
     const err = await us.getObject('_profile', 'p-1').catch((e: unknown) => e)
     expect(err).toBeInstanceOf(EncryptionContextMismatchError)
     expect((err as EncryptionContextMismatchError).key).toBe(DOMAIN_CONTEXT_KEY)
+    // Another id or type of the same domain: refused before any KMS call, even with a cold cache.
+    await eu.purge()
+    const before = w.kms.engine.auditLog().length
     await w.store.putObject('retail-eu', { ...stolen, objectId: 'p-2' })
-    await expect(eu.getObject('_profile', 'p-2')).rejects.toBeInstanceOf(EncryptionContextMismatchError)
+    const moved = await eu.getObject('_profile', 'p-2').catch((e: unknown) => e)
+    expect(moved).toBeInstanceOf(EncryptionContextMismatchError)
+    expect((moved as EncryptionContextMismatchError).key).toBe(OBJECT_ID_CONTEXT_KEY)
     await w.store.putObject('retail-eu', { ...stolen, objectType: '_asset' })
     await expect(eu.getObject('_asset', 'p-1')).rejects.toBeInstanceOf(EncryptionContextMismatchError)
+    expect(w.kms.engine.auditLog().length).toBe(before)
   })
 
   it('refuses unusable keys at creation, with the typed error, and leaves no grant behind', async () => {
