@@ -160,12 +160,14 @@ export function authorize(ctx: OpContext, key: KeyRecord, action: string, facts:
     caller: ctx.caller,
     lookup,
   })
+  // Precondition: no explicit Deny in the key policy, nor in the caller's identity policies.
   if (verdict === 'deny')
     throw denied(ctx, action, key.arn, 'with an explicit deny in a resource-based policy')
   const identity = identityVerdict(ctx.state, ctx.caller, action, key.arn, lookup)
   if (identity === 'deny')
     throw denied(ctx, action, key.arn, 'with an explicit deny in an identity-based policy')
   const sameAccount = ctx.caller.accountId === key.accountId
+  // Within the key's account a key policy naming the caller itself is enough; else IAM must agree.
   if (verdict === 'direct' && sameAccount) return
   if (verdict !== 'none' && identity === 'allow') return
   if (GRANT_OPERATIONS.has(action)) {
@@ -190,6 +192,12 @@ export function authorize(ctx: OpContext, key: KeyRecord, action: string, facts:
  * Authorize an action AWS controls with IAM policies only: on `*` (CreateKey, ListKeys, ListAliases,
  * GenerateRandom, ListRetirableGrants) or on an alias ARN (the alias half of CreateAlias, UpdateAlias,
  * DeleteAlias). Throws AccessDeniedException unless the caller's identity policies allow it. Internal.
+ *
+ * @example
+ * ```ts
+ * authorizeIdentityOnly(ctx, 'CreateKey', '*')
+ * authorizeIdentityOnly(ctx, 'CreateAlias', ctx.state.aliasArn(ctx.caller.accountId, 'alias/orders'), key)
+ * ```
  */
 export function authorizeIdentityOnly(
   ctx: OpContext,
@@ -198,6 +206,7 @@ export function authorizeIdentityOnly(
   key?: KeyRecord,
 ): void {
   const verdict = identityVerdict(ctx.state, ctx.caller, action, resource, lookupFor(ctx, key, action, {}))
+  // Precondition: an identity policy allows the action on the resource and none denies it.
   if (verdict === 'deny')
     throw denied(ctx, action, resource, 'with an explicit deny in an identity-based policy')
   if (verdict === 'none')

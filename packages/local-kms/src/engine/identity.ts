@@ -43,8 +43,8 @@ export function identityPoliciesOf(
   if (!session) return undefined
   const [, account, role] = session
   for (const [arn, policies] of state.identityPolicies) {
-    if (arn.includes(`::${account}:role/`) && (arn.endsWith(`:role/${role}`) || arn.endsWith(`/${role}`)))
-      return policies
+    // A role ARN may carry a path (role/path/name); the session ARN carries only the name.
+    if (arn.includes(`::${account}:role/`) && arn.endsWith(`/${role}`)) return policies
   }
   return undefined
 }

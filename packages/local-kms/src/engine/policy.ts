@@ -139,6 +139,11 @@ export function principalMatchKind(named: string, caller: CallerIdentity): 'dire
 /**
  * Does a principal named in a policy or grant designate the caller, directly or through its account
  * (see {@link principalMatchKind})?
+ *
+ * @example
+ * ```ts
+ * principalMatches('arn:aws:iam::444455556666:role/svc', caller) // true for that role and its sessions
+ * ```
  */
 export function principalMatches(named: string, caller: CallerIdentity): boolean {
   return principalMatchKind(named, caller) !== undefined

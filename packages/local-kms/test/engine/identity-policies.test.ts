@@ -110,6 +110,19 @@ describe('IAM identity policies: same account', () => {
     await engine.call('DisableKey', { KeyId: direct }, session)
   })
 
+  it('a session of a role with a path uses that role policies', async () => {
+    const role = `arn:aws:iam::${A}:role/team/pathy`
+    await engine.putPrincipalPolicy(role, 'p', doc({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' }))
+    const session = await engine.addAccessKey({
+      principalArn: `arn:aws:sts::${A}:assumed-role/pathy/s2`,
+      accessKeyId: 'pathy-session',
+      secretAccessKey: 's',
+    })
+    const arn = await newKey()
+    await engine.call('Encrypt', { KeyId: arn, Plaintext: b64('x') }, session)
+    await rejects(engine.call('DescribeKey', { KeyId: arn }, session), 'AccessDeniedException')
+  })
+
   it('an explicit Deny in an identity policy wins over a key policy naming the caller and over a grant', async () => {
     const who = `arn:aws:iam::${A}:role/denied`
     const caller = await engine.addAccessKey({
