@@ -20,6 +20,7 @@ export {
   Envelope,
   type EnvelopeOptions,
 } from './envelope/envelope.js'
+export { assertExactContext, assertExpectedContext } from './envelope/expected-context.js'
 export { inspect, type MessageInfo } from './envelope/inspect.js'
 export * from './errors/errors.js'
 export { FORMAT_VERSION, Suite } from './format/constants.js'
