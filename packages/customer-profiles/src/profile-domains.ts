@@ -448,13 +448,14 @@ export class ProfileDomains {
       })
       destroyedScopes.push(scopeId)
     }
+    // The keys are shredded: drop this process's cached copies now, before the steps that may still fail.
+    const runtime = this.#runtimes.get(domainName)
+    this.#runtimes.delete(domainName)
+    runtime?.then((rt) => rt.envelope.purge()).catch(() => undefined)
     const retiredGrantIds: string[] = []
     for (const grant of Object.values(record.grants))
       retiredGrantIds.push(...(await retireDomainGrants(this.#kms, grant)))
     await this.#store.deleteDomain(domainName)
-    const runtime = this.#runtimes.get(domainName)
-    this.#runtimes.delete(domainName)
-    runtime?.then((rt) => rt.envelope.purge()).catch(() => undefined)
     return { domainName, destroyedScopes, retiredGrantIds }
   }
 

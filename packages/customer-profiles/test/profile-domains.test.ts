@@ -5,6 +5,7 @@ import {
   InvalidKeyError,
   inspect,
   KeyAccessDeniedError,
+  KeyDestroyedError,
   KeyDisabledError,
   KmsUnavailableError,
 } from '@kms-envelope/core'
@@ -560,6 +561,19 @@ describe('deleteDomain', () => {
     })
     const oldGeneration = await w.keyStore.listVersions('retail-eu/_profile')
     expect(oldGeneration.every((v) => v.state === 'destroyed' && v.wrappedKey === undefined)).toBe(true)
+  })
+
+  it('drops the cached scope keys as soon as they are shredded, even if a later step fails', async () => {
+    const keyArn = await w.newKey()
+    await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer })
+    const retail = await w.domains.domain('retail-eu')
+    await retail.putObject('_profile', 'p-1', profile) // the scope key is now cached
+    w.kms.engine.faults.set({ operations: ['RetireGrant'], error: 'KMSInternalException', count: 1 })
+    await expect(w.domains.deleteDomain('retail-eu')).rejects.toBeInstanceOf(KmsUnavailableError)
+    expect((await w.keyStore.getScope('retail-eu/_profile'))?.state).toBe('destroyed')
+    // No new data under a shredded key from this process's cache.
+    await expect(retail.putObject('_profile', 'p-2', profile)).rejects.toBeInstanceOf(KeyDestroyedError)
+    expect(await w.store.getObject('retail-eu', '_profile', 'p-2')).toBeUndefined()
   })
 
   it('tolerates grants the customer already revoked', async () => {
