@@ -278,17 +278,9 @@ export class ProfileDomains {
       }
       return info(record)
     } catch (err) {
-      // Undo: no half-created domain, no grant left behind. CreateGrant is idempotent by name, so a
-      // concurrent creator of the same domain may hold the very same grants: those are left alone.
+      // Undo: no half-created domain, no grant left behind (but the winner's, if another creator won).
       if (written) await this.#store.deleteDomain(domainName).catch(() => undefined)
-      const winner = written ? undefined : await this.#store.getDomain(domainName).catch(() => undefined)
-      const theirs = new Set(
-        Object.values(winner?.grants ?? {}).flatMap((g) => [g.grantId, g.describeGrantId]),
-      )
-      for (const grant of Object.values(grants)) {
-        if (theirs.has(grant.grantId) || theirs.has(grant.describeGrantId)) continue
-        await retireDomainGrants(this.#kms, grant).catch(() => undefined)
-      }
+      await this.#retireUnrecorded(domainName, Object.values(grants), !written)
       throw err
     }
   }
@@ -363,8 +355,9 @@ export class ProfileDomains {
     }
 
     if (!resumed) {
+      const held = record.grants[toKeyArn]
       const grant =
-        record.grants[toKeyArn] ??
+        held ??
         (await createDomainGrants({
           creator,
           service: this.#kms,
@@ -387,7 +380,13 @@ export class ProfileDomains {
         },
         revision: record.revision + 1,
       }
-      record = await this.#save(next, record.revision)
+      try {
+        record = await this.#save(next, record.revision)
+      } catch (err) {
+        // Lost a race (or the write failed): no grant left on a key the domain does not record.
+        if (!held) await this.#retireUnrecorded(domainName, [grant], true)
+        throw err
+      }
     }
 
     // Re-wrap: the object type's scope, or every scope of the domain without its own key.
@@ -482,6 +481,24 @@ export class ProfileDomains {
     this.#runtimes.set(next.domainName, Promise.resolve(this.#build(next)))
     old?.then((rt) => rt.envelope.purge()).catch(() => undefined)
     return next
+  }
+
+  /**
+   * Retire grants this process created for `domainName` (best effort), except those the stored domain
+   * record holds when `keepRecorded`: CreateGrant is idempotent by name, so a concurrent writer that won
+   * may hold the very same grants.
+   */
+  async #retireUnrecorded(
+    domainName: string,
+    grants: readonly DomainGrant[],
+    keepRecorded: boolean,
+  ): Promise<void> {
+    const holder = keepRecorded ? await this.#store.getDomain(domainName).catch(() => undefined) : undefined
+    const kept = new Set(Object.values(holder?.grants ?? {}).flatMap((g) => [g.grantId, g.describeGrantId]))
+    for (const grant of grants) {
+      if (kept.has(grant.grantId) || kept.has(grant.describeGrantId)) continue
+      await retireDomainGrants(this.#kms, grant).catch(() => undefined)
+    }
   }
 
   /** Grant tokens to send: all of the domain's (right after creating grants), or the crypto ones still young. */

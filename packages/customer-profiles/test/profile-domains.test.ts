@@ -521,6 +521,28 @@ describe('switchKey', () => {
     expect(await wrappingKeys('retail-eu/_case')).toEqual([newKey])
     expect(await (await w.domains.domain('retail-eu')).getObject('_case', 'c-1')).toEqual({ note: 'late' })
   })
+  it('two processes switching to different keys at once: the loser retires the grants it created', async () => {
+    const oldKey = await w.newKey('old')
+    const keyA = await w.newKey('a')
+    const keyB = await w.newKey('b')
+    await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: oldKey, customerKms: w.customer })
+    const { ProfileDomains } = await import('../src/index.js')
+    const other = new ProfileDomains({
+      kms: w.service,
+      servicePrincipal: SERVICE_ROLE,
+      store: w.store,
+      keyStore: w.keyStore,
+    })
+    const results = await Promise.allSettled([
+      w.domains.switchKey({ domainName: 'retail-eu', keyArn: keyA, customerKms: w.customer }),
+      other.switchKey({ domainName: 'retail-eu', keyArn: keyB, customerKms: w.customer }),
+    ])
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1)
+    const winner = (await w.domains.describeDomain('retail-eu')).defaultKeyArn
+    const loser = winner === keyA ? keyB : keyA
+    expect(await w.serviceGrants(winner)).toHaveLength(2)
+    expect(await w.serviceGrants(loser)).toEqual([]) // no grant left on a key the domain does not use
+  })
 })
 
 describe('deleteDomain', () => {
