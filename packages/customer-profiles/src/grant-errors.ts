@@ -17,7 +17,10 @@ export function explainKeyError(err: unknown, record: DomainRecord): unknown {
   if (err instanceof KeyAccessDeniedError) {
     const keyId = err.keyId
     const grant = keyId === undefined ? undefined : record.grants[keyId]
-    const explained = new KeyAccessDeniedError(keyId, err.operation, { cause: err })
+    const explained = new KeyAccessDeniedError(keyId, err.operation, {
+      cause: err,
+      principal: err.principal,
+    })
     const describe = err.operation === 'DescribeKey'
     const grantId = describe ? grant?.describeGrantId : grant?.grantId
     const name = `customer-profiles-${record.domainName}${describe ? '-describe' : ''}`
