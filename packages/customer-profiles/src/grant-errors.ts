@@ -1,4 +1,5 @@
 import { KeyAccessDeniedError, KeyDisabledError } from '@kms-envelope/core'
+import { grantName } from './grants.js'
 import type { DomainRecord } from './profile-store.js'
 
 /**
@@ -23,7 +24,7 @@ export function explainKeyError(err: unknown, record: DomainRecord): unknown {
     })
     const describe = err.operation === 'DescribeKey'
     const grantId = describe ? grant?.describeGrantId : grant?.grantId
-    const name = `customer-profiles-${record.domainName}${describe ? '-describe' : ''}`
+    const name = grantName(record.domainName, describe ? 'describe' : 'crypto')
     explained.message = grant
       ? `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on customer managed key ${keyId} to the service, which uses it only through grant ${grantId} (name ${name}); that grant was revoked or retired, or the key policy denies the service. The domain's data under this key is unreadable until the customer creates a new grant. ${err.message}`
       : `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on ${keyId ?? 'the key'}, for which the domain holds no grant. ${err.message}`
