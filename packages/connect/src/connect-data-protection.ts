@@ -19,6 +19,8 @@ import {
 } from '@kms-envelope/core'
 import {
   assertResourceId,
+  type ConnectDataClass,
+  DATA_CLASS_KEY,
   integrationContext,
   KEY_SCOPE_KEY,
   PII_SCOPE_PREFIX,
@@ -134,42 +136,37 @@ export class ConnectDataProtection {
     const clock = options.clock ? { clock: options.clock } : {}
     const grantTokens = options.grantTokens?.length ? { grantTokens: [...options.grantTokens] } : {}
     const actor = options.actor === undefined ? {} : { actor: options.actor }
-    const piiWindow = options.piiKeyWindowMs ?? DEFAULT_PII_KEY_WINDOW_MS
-    const integrationWindow = options.integrationKeyWindowMs ?? DEFAULT_INTEGRATION_KEY_WINDOW_MS
     this.keys = keys
     // Each hierarchy binds its data class into the KMS context of its scope keys, so a scope key of one
-    // class cannot be unwrapped as the other's even if the store were edited.
-    this.piiKeys = new KeyHierarchy({
-      kms: options.kms,
-      rootKeyId: keys.serviceKey.arn,
-      store: options.store,
-      keyWindowMs: piiWindow,
-      context: { service: 'connect', 'connect:data-class': 'contact-pii' },
-      ...grantTokens,
-      ...actor,
-      ...clock,
-    })
-    this.integrationKeys = new KeyHierarchy({
-      kms: options.kms,
-      rootKeyId: keys.serviceKey.arn,
-      store: options.store,
-      keyWindowMs: integrationWindow,
-      context: { service: 'connect', 'connect:data-class': 'integration-config' },
-      ...grantTokens,
-      ...actor,
-      ...clock,
-    })
-    // The scope key is the data key: cache it for its whole window (entries also end at the window end).
-    this.#pii = new Envelope({
-      keyring: this.piiKeys.keyring({ contextKey: KEY_SCOPE_KEY }),
-      cache: { maxAgeMs: piiWindow },
-      ...clock,
-    })
-    this.#integration = new Envelope({
-      keyring: this.integrationKeys.keyring({ contextKey: KEY_SCOPE_KEY }),
-      cache: { maxAgeMs: integrationWindow },
-      ...clock,
-    })
+    // class cannot be unwrapped as the other's even if the store were edited. The scope key is the data
+    // key: its envelope caches it for its whole window (entries also end at the window end).
+    const scoped = (dataClass: ConnectDataClass, keyWindowMs: number) => {
+      const hierarchy = new KeyHierarchy({
+        kms: options.kms,
+        rootKeyId: keys.serviceKey.arn,
+        store: options.store,
+        keyWindowMs,
+        context: { service: 'connect', [DATA_CLASS_KEY]: dataClass },
+        ...grantTokens,
+        ...actor,
+        ...clock,
+      })
+      const envelope = new Envelope({
+        keyring: hierarchy.keyring({ contextKey: KEY_SCOPE_KEY }),
+        cache: { maxAgeMs: keyWindowMs },
+        ...clock,
+      })
+      return { hierarchy, envelope }
+    }
+    const pii = scoped('contact-pii', options.piiKeyWindowMs ?? DEFAULT_PII_KEY_WINDOW_MS)
+    const integration = scoped(
+      'integration-config',
+      options.integrationKeyWindowMs ?? DEFAULT_INTEGRATION_KEY_WINDOW_MS,
+    )
+    this.piiKeys = pii.hierarchy
+    this.#pii = pii.envelope
+    this.integrationKeys = integration.hierarchy
+    this.#integration = integration.envelope
     // Recordings are written under the recording key; they are read under it or under the service key,
     // so recordings made before a customer chose its own key stay readable after the switch.
     this.#recordingKeyring = new KmsKeyring({
