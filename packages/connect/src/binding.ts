@@ -88,7 +88,10 @@ export const SPEAKER_KEY = 'connect:speaker'
  * const dataClass: ConnectDataClass = 'recording'
  * ```
  */
-export type ConnectDataClass = 'contact-pii' | 'recording' | 'voiceprint' | 'integration-config'
+export type ConnectDataClass = (typeof DATA_CLASSES)[number]
+
+/** @internal The data classes, for checking a header's (unauthenticated) data-class value. */
+export const DATA_CLASSES = ['contact-pii', 'recording', 'voiceprint', 'integration-config'] as const
 
 /**
  * Scope-id prefix of the per-instance contact PII keys.

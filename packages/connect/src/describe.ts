@@ -2,7 +2,7 @@
  * Which key protects a stored Connect message, read from its header without any key or KMS call.
  */
 import { type EncryptionContext, inspect } from '@kms-envelope/core'
-import { type ConnectDataClass, DATA_CLASS_KEY } from './binding.js'
+import { type ConnectDataClass, DATA_CLASS_KEY, DATA_CLASSES } from './binding.js'
 
 /**
  * What protects a message: a versioned scope key, or a KMS key wrapping its data key.
@@ -37,8 +37,6 @@ export interface Protection {
   readonly headerLength: number
 }
 
-const CLASSES: readonly string[] = ['contact-pii', 'recording', 'voiceprint', 'integration-config']
-
 /**
  * Read a message header (or just the first bytes of a stored recording): its data class, context and the
  * key that protects it — scope and version for PII and integration config, the KMS key ARN for
@@ -55,8 +53,7 @@ export function describeProtection(message: Uint8Array): Protection {
   const info = inspect(message)
   const dataClass = info.context[DATA_CLASS_KEY]
   return {
-    dataClass:
-      dataClass !== undefined && CLASSES.includes(dataClass) ? (dataClass as ConnectDataClass) : undefined,
+    dataClass: DATA_CLASSES.find((c): c is ConnectDataClass => c === dataClass),
     context: info.context,
     framed: info.framed,
     headerLength: info.headerLength,
