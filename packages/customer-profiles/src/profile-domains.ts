@@ -46,7 +46,10 @@ export interface ProfileDomainsOptions {
   readonly cache?: Partial<CacheLimits> | false
   /** Key window of the scope keys in ms (a new version per window); default none (until rotated). */
   readonly keyWindowMs?: number
-  /** Grant tokens are passed to KMS for this long after CreateGrant (grants are eventually consistent). Default 5 min. */
+  /**
+   * A process's view of a domain loaded within this long after CreateGrant passes the grant tokens to KMS
+   * (grants are eventually consistent), until that view is reloaded (after a key switch or a refusal). Default 5 min.
+   */
   readonly grantTokenTtlMs?: number
   /** Who this process is in the key hierarchy's audit trail. */
   readonly actor?: string
