@@ -28,7 +28,8 @@ export class ProfileKeyring implements Keyring {
   readonly #hierarchy: KeyHierarchy
   readonly #domainName: string
   readonly #generation: number
-  readonly #byScope = new Map<string, ScopeKeyring>()
+  /** Scope keyring per object type (the domain and generation are fixed). */
+  readonly #byType = new Map<string, ScopeKeyring>()
 
   constructor(hierarchy: KeyHierarchy, domainName: string, generation = 1, partition = domainName) {
     this.#hierarchy = hierarchy
@@ -71,11 +72,11 @@ export class ProfileKeyring implements Keyring {
         `Pass { '${DOMAIN_CONTEXT_KEY}': '${this.#domainName}', '${OBJECT_TYPE_CONTEXT_KEY}': <type> }.`,
       )
     }
-    const scopeId = scopeIdOf(domain, objectType, this.#generation)
-    let keyring = this.#byScope.get(scopeId)
+    // Called per message (dataKeyScope is the cache key): the scope id is built and checked once per type.
+    let keyring = this.#byType.get(objectType)
     if (!keyring) {
-      keyring = this.#hierarchy.keyring(scopeId)
-      this.#byScope.set(scopeId, keyring)
+      keyring = this.#hierarchy.keyring(scopeIdOf(domain, objectType, this.#generation))
+      this.#byType.set(objectType, keyring)
     }
     return keyring
   }
