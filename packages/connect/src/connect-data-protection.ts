@@ -417,9 +417,12 @@ export class ConnectDataProtection {
     options: { reason?: string; actor?: string } = {},
   ): Promise<number[]> {
     const scope = `${PII_SCOPE_PREFIX}${assertResourceId('instanceId', instanceId)}`
-    const destroyed = await this.piiKeys.destroyScope(scope, options)
-    this.#pii.purge()
-    return destroyed
+    try {
+      return await this.piiKeys.destroyScope(scope, options)
+    } finally {
+      // Also when shredding failed part-way: the scope may already be marked destroyed.
+      this.#pii.purge()
+    }
   }
 
   /**

@@ -115,6 +115,20 @@ describe('contact PII: a time-limited key per instance', () => {
     expect(await f.connect.decryptContactPii('i-globex', 'c-1', globex)).toEqual(contact)
   })
 
+  it('forgetInstance drops the cached key even when shredding fails part-way', async () => {
+    await f.connect.encryptContactPii('i-acme', 'c-1', contact) // the instance key is now cached
+    const updateVersion = f.store.updateVersion.bind(f.store)
+    f.store.updateVersion = async () => {
+      throw new Error('store unavailable')
+    }
+    await expect(f.connect.forgetInstance('i-acme')).rejects.toThrow('store unavailable')
+    f.store.updateVersion = updateVersion
+    // The scope is marked destroyed: no new record under it from this process's cache.
+    await expect(f.connect.encryptContactPii('i-acme', 'c-2', contact)).rejects.toBeInstanceOf(
+      KeyDestroyedError,
+    )
+  })
+
   it('property: any JSON record round-trips, and only for its own contact', async () => {
     const id = fc.stringMatching(/^[A-Za-z0-9-]{1,40}$/)
     await fc.assert(
