@@ -442,18 +442,22 @@ export class ProfileDomains {
     const record = await this.#load(assertDomainName(domainName))
     const hierarchy = this.#hierarchy(record, [])
     const destroyedScopes: string[] = []
-    for (const scopeId of await hierarchy.listScopes()) {
-      if (objectTypeOfScope(domainName, scopeId, record.generation) === undefined) continue
-      await hierarchy.destroyScope(scopeId, {
-        reason: 'domain deleted',
-        ...(this.#actor ? { actor: this.#actor } : {}),
-      })
-      destroyedScopes.push(scopeId)
+    try {
+      for (const scopeId of await hierarchy.listScopes()) {
+        if (objectTypeOfScope(domainName, scopeId, record.generation) === undefined) continue
+        await hierarchy.destroyScope(scopeId, {
+          reason: 'domain deleted',
+          ...(this.#actor ? { actor: this.#actor } : {}),
+        })
+        destroyedScopes.push(scopeId)
+      }
+    } finally {
+      // Shredded (or marked destroyed, if a step failed): drop this process's cached keys now, before the
+      // steps that may still fail.
+      const runtime = this.#runtimes.get(domainName)
+      this.#runtimes.delete(domainName)
+      runtime?.then((rt) => rt.envelope.purge()).catch(() => undefined)
     }
-    // The keys are shredded: drop this process's cached copies now, before the steps that may still fail.
-    const runtime = this.#runtimes.get(domainName)
-    this.#runtimes.delete(domainName)
-    runtime?.then((rt) => rt.envelope.purge()).catch(() => undefined)
     const retiredGrantIds: string[] = []
     for (const grant of Object.values(record.grants))
       retiredGrantIds.push(...(await retireDomainGrants(this.#kms, grant)))

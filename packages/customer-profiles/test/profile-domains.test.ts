@@ -598,6 +598,21 @@ describe('deleteDomain', () => {
     expect(await w.store.getObject('retail-eu', '_profile', 'p-2')).toBeUndefined()
   })
 
+  it('drops the cached scope keys when shredding fails part-way', async () => {
+    const keyArn = await w.newKey()
+    await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer })
+    const retail = await w.domains.domain('retail-eu')
+    await retail.putObject('_profile', 'p-1', profile) // the scope key is now cached
+    const updateVersion = w.keyStore.updateVersion.bind(w.keyStore)
+    w.keyStore.updateVersion = async () => {
+      throw new Error('key store unavailable')
+    }
+    await expect(w.domains.deleteDomain('retail-eu')).rejects.toThrow('key store unavailable')
+    w.keyStore.updateVersion = updateVersion
+    expect((await w.keyStore.getScope('retail-eu/_profile'))?.state).toBe('destroyed')
+    await expect(retail.putObject('_profile', 'p-2', profile)).rejects.toBeInstanceOf(KeyDestroyedError)
+  })
+
   it('tolerates grants the customer already revoked', async () => {
     const keyArn = await w.newKey()
     const { grants } = await w.domains.createDomain({
