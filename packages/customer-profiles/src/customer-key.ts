@@ -1,5 +1,5 @@
 import type { KMSClient } from '@aws-sdk/client-kms'
-import { customerManagedKey, InvalidKeyError, type KeySummary, validateKey } from '@kms-envelope/core'
+import { customerManagedKey, type KeySummary, validateKey } from '@kms-envelope/core'
 
 /**
  * Check a key a customer gives for a domain or object type with core's `validateKey` (exists, Enabled,
@@ -21,19 +21,10 @@ export async function validateCustomerKey(
   keyArn: string,
   options: { readonly expectedAccountId?: string } = {},
 ): Promise<KeySummary> {
-  const summary = await validateKey(
+  // core's validateKey refuses a customer-managed reference to a key not managed by the customer.
+  return validateKey(
     client,
     customerManagedKey(keyArn),
     options.expectedAccountId === undefined ? {} : { expectedAccountId: options.expectedAccountId },
   )
-  // Postcondition: a customer managed key.
-  if (summary.keyManager !== undefined && summary.keyManager !== 'CUSTOMER') {
-    throw new InvalidKeyError(
-      summary.arn,
-      'NOT_ALLOWED',
-      `it is managed by ${summary.keyManager}, not by the customer`,
-      'Create a symmetric customer managed key in your account and pass its ARN.',
-    )
-  }
-  return summary
 }

@@ -85,6 +85,16 @@ export async function validateKey(
         : "Use a key in the service's own account.",
     )
   }
+  // Postcondition: a customer managed key is managed by the customer (an AWS managed key, `aws/...`, takes no
+  // grants or key-policy changes, so the service could not be given access to it).
+  if (ref.kind === 'customer-managed' && meta.KeyManager !== undefined && meta.KeyManager !== 'CUSTOMER') {
+    throw new InvalidKeyError(
+      arn,
+      'NOT_ALLOWED',
+      `it is managed by ${meta.KeyManager}, not by the customer`,
+      'Create a symmetric customer managed key in your account and pass its ARN.',
+    )
+  }
   return {
     arn,
     keyId: meta.KeyId,

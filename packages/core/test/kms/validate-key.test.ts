@@ -55,6 +55,15 @@ describe('validateKey', () => {
     })
   })
 
+  it('a customer managed key must be managed by the customer; a service-owned key may be AWS managed', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: meta({ KeyManager: 'AWS' }) })
+    const err = await validateKey(client, customerManagedKey(ARN)).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InvalidKeyError)
+    expect(err).toMatchObject({ reason: 'NOT_ALLOWED' })
+    expect((err as Error).message).toMatch(/managed by AWS/)
+    await expect(validateKey(client, serviceOwnedKey(ARN))).resolves.toMatchObject({ keyManager: 'AWS' })
+  })
+
   it('missing key → KeyNotFoundError with the KMS exception as cause', async () => {
     const nf = new NotFoundException({ message: 'Key not found', $metadata: { httpStatusCode: 400 } })
     kms.on(DescribeKeyCommand).rejects(nf)
