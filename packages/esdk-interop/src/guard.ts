@@ -5,8 +5,8 @@ import {
   NodeDefaultCryptographicMaterialsManager,
 } from '@aws-crypto/client-node'
 import {
+  assertExpectedContext,
   type EncryptionContext,
-  EncryptionContextMismatchError,
   InvalidKeyError,
   tryParseKmsArn,
 } from '@kms-envelope/core'
@@ -40,19 +40,6 @@ export function splitContext(context: Readonly<Record<string, string>>): {
   return { context: mine, reserved }
 }
 
-/** @internal Every expected pair must be in the (caller part of the) context with that value. */
-export function checkExpectedContext(
-  context: EncryptionContext,
-  expected: EncryptionContext | undefined,
-): void {
-  if (!expected) return
-  for (const [key, value] of Object.entries(expected)) {
-    const actual = Object.hasOwn(context, key) ? context[key] : undefined
-    if (actual === undefined) throw new EncryptionContextMismatchError(key, 'the message has no such key')
-    if (actual !== value) throw new EncryptionContextMismatchError(key, 'the message has a different value')
-  }
-}
-
 /** @internal Is this ESDK wrapped key one the policy lets us send to KMS? */
 export function allowedEdk(policy: KeyPolicy, providerId: string, providerInfo: string): boolean {
   if (providerId !== 'aws-kms') return false
@@ -84,7 +71,7 @@ export class GuardedMaterialsManager extends NodeDefaultCryptographicMaterialsMa
 
   override async decryptMaterials(request: NodeDecryptionRequest): Promise<NodeDecryptionMaterial> {
     // Precondition: the expected pairs are in the header's context, before any KMS call.
-    checkExpectedContext(splitContext(request.encryptionContext).context, this.expected)
+    assertExpectedContext(splitContext(request.encryptionContext).context, this.expected)
     // Precondition: at least one wrapped data key is allowed (strict ARNs or discovery accounts).
     const edks = request.encryptedDataKeys
     if (!edks.some((e) => allowedEdk(this.policy, e.providerId, e.providerInfo))) {
