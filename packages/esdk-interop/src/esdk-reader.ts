@@ -570,7 +570,8 @@ export class EsdkReader {
           if (!esdk.write(chunk)) await drained(esdk)
         }
         if (suite === undefined) {
-          suite = this.#gate(head, false, refuseSigned)
+          // The source ended: these few bytes are the whole input.
+          suite = this.#gate(head, true, refuseSigned)
           esdk.write(head)
         }
         esdk.end()

@@ -8,6 +8,7 @@ import {
   InvalidEncryptionContextError,
   inspect,
   KmsKeyring,
+  MalformedCiphertextError,
   TamperedCiphertextError,
   TruncatedCiphertextError,
 } from '@kms-envelope/core'
@@ -214,5 +215,15 @@ describe('decryptStream', () => {
     const { out, error } = await drain(reader.decryptStream({ expectedContext: { a: 'c' } }), esdk)
     expect(error).toBeInstanceOf(EncryptionContextMismatchError)
     expect(out.length).toBe(0)
+  })
+
+  it('a whole input shorter than an ESDK start is malformed (not truncated) unless it is a prefix of one', async () => {
+    // The source ended, so the bytes are complete: "hi" is not an ESDK message at all.
+    const garbage = await drain(reader.decryptStream(), Buffer.from('hi'))
+    expect(garbage.error).toBeInstanceOf(MalformedCiphertextError)
+    const cut = await drain(reader.decryptStream(), Buffer.from([0x01, 0x80]))
+    expect(cut.error).toBeInstanceOf(TruncatedCiphertextError)
+    // Same classification as decrypt() on the same bytes.
+    await expect(reader.decrypt(Buffer.from('hi'))).rejects.toBeInstanceOf(MalformedCiphertextError)
   })
 })
