@@ -451,6 +451,17 @@ describe('terminal safety and helpers', () => {
     expect(r.out.includes('\u001b') || r.out.includes('\u202e')).toBe(false)
   })
 
+  it('decrypt --verbose escapes the context it prints (C1 controls and bidi survive JSON.stringify)', async () => {
+    await encryptFile(Buffer.from('x'), ['csi=\u009b2J', 'bidi=\u202eevil'])
+    const r = await cli(
+      ['decrypt', ...kmsArgs(), '--key', h.keyArn, '--in', p('msg.kenv'), '--out', p('x'), '--verbose'],
+      { env: h.env },
+    )
+    expect(r.code).toBe(0)
+    expect(r.err).toContain('\\u009b2J')
+    expect(r.err.includes('\u009b') || r.err.includes('\u202e')).toBe(false)
+  })
+
   it('printable never lets a control character through (property)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js'
 import { type Output, openInputOutput } from '../files.js'
 import { println } from '../io.js'
 import { kmsClients } from '../kms.js'
+import { printable } from '../printable.js'
 import { transfer } from '../transfer.js'
 
 export const DECRYPT_OPTIONS = {
@@ -152,9 +153,12 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
   await transfer(ctx, input, stream, output, { explicit: flag(values, 'progress'), label: 'decrypt' })
   if (flag(values, 'verbose')) {
     const header = stream.header
+    // The context comes from the file: JSON.stringify leaves C1 controls and bidi overrides in it.
     println(
       ctx.stderr,
-      `decrypted ${input.name} to ${output.name}; authenticated context ${JSON.stringify(header?.context ?? {})}; KMS calls: ${keyring.stats().decrypt} Decrypt`,
+      printable(
+        `decrypted ${input.name} to ${output.name}; authenticated context ${JSON.stringify(header?.context ?? {})}; KMS calls: ${keyring.stats().decrypt} Decrypt`,
+      ),
     )
   }
 }
