@@ -51,7 +51,7 @@ export interface CreateCollectionOptions extends VisionServiceConfig {
  */
 export interface OpenCollectionOptions extends VisionServiceConfig {
   readonly collectionId: string
-  /** The customer key the collection must use (refused if its metadata names another). */
+  /** The customer key (key or alias ARN) the collection must use: refused if its metadata names another key, or the service key. */
   readonly expectedKeyArn?: string
 }
 

@@ -62,7 +62,7 @@ export interface CreateProjectOptions extends VisionServiceConfig {
  */
 export interface OpenProjectOptions extends VisionServiceConfig {
   readonly name: string
-  /** The customer key the project must use (refused if its metadata names another). */
+  /** The customer key (key or alias ARN) the project must use: refused if its metadata names another key, or the service key. */
   readonly expectedKeyArn?: string
 }
 

@@ -11,7 +11,6 @@ import {
   type EnvelopeOptions,
   type KeyOwnership,
   KmsKeyring,
-  parseKmsArn,
   serviceOwnedKey,
   validateKey,
 } from '@kms-envelope/core'
@@ -76,7 +75,8 @@ export async function chooseKey(config: VisionServiceConfig, kmsKeyArn?: string)
 /**
  * @internal Re-validate the key recorded for an existing project or collection. A recorded service-owned key
  * must be in the service key's account, so an edited metadata file cannot point the service at a key of
- * someone else's; a customer key must match `expectedKeyArn` when the caller gives it.
+ * someone else's. When the caller pins `expectedKeyArn` (a key or alias ARN), the record must name that
+ * customer key: an edited record can neither swap it nor downgrade it to the service key.
  */
 export async function reopenKey(
   config: VisionServiceConfig,
@@ -84,6 +84,25 @@ export async function reopenKey(
   expectedKeyArn: string | undefined,
 ): Promise<ProtectionKey> {
   const grantTokens = config.grantTokens ? { grantTokens: config.grantTokens } : {}
+  if (expectedKeyArn !== undefined) {
+    const expected = customerManagedKey(expectedKeyArn)
+    const mismatch = () =>
+      new ConfigurationError(
+        `The stored metadata names the ${recorded.keyKind} KMS key ${recorded.keyArn}, not ${expectedKeyArn}.`,
+        'Check that the metadata was not edited, or pass the key ARN the resource was created with.',
+      )
+    // Precondition: the record names the pinned customer key (an alias is compared once resolved, below).
+    if (
+      recorded.keyKind !== 'customer-managed' ||
+      (expected.resourceType === 'key' && expected.arn !== recorded.keyArn)
+    ) {
+      throw mismatch()
+    }
+    const summary = await validateKey(config.kms, expected, grantTokens)
+    // Postcondition: the pinned key (an alias resolved by DescribeKey) is the recorded one.
+    if (summary.arn !== recorded.keyArn) throw mismatch()
+    return { keyArn: summary.arn, keyKind: 'customer-managed' }
+  }
   if (recorded.keyKind === 'service-owned') {
     const expectedAccountId = serviceKey(config).accountId
     const summary = await validateKey(config.kms, serviceOwnedKey(recorded.keyArn), {
@@ -91,13 +110,6 @@ export async function reopenKey(
       expectedAccountId,
     })
     return { keyArn: summary.arn, keyKind: 'service-owned' }
-  }
-  // Precondition: the customer key the caller expects, when it says which.
-  if (expectedKeyArn !== undefined && parseKmsArn(expectedKeyArn).arn !== recorded.keyArn) {
-    throw new ConfigurationError(
-      `The stored metadata names KMS key ${recorded.keyArn}, not ${expectedKeyArn}.`,
-      'Check that the metadata was not edited, or pass the key ARN the resource was created with.',
-    )
   }
   const summary = await validateKey(config.kms, customerManagedKey(recorded.keyArn), grantTokens)
   return { keyArn: summary.arn, keyKind: 'customer-managed' }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { DisableKeyCommand } from '@aws-sdk/client-kms'
+import { CreateAliasCommand, DisableKeyCommand, UpdateAliasCommand } from '@aws-sdk/client-kms'
 import {
   ConfigurationError,
   EncryptionContextMismatchError,
@@ -24,7 +24,7 @@ import {
   VisionProject,
   type VisionStorage,
 } from '../src/index.js'
-import { customerKeyPolicy, type World, world } from './helpers.js'
+import { CUSTOMER, customerKeyPolicy, type World, world } from './helpers.js'
 
 let w: World
 
@@ -357,6 +357,22 @@ describe('reading back', () => {
     await expect(project.readImage('normal/img-1.png')).rejects.toBeInstanceOf(TamperedCiphertextError)
   })
 
+  it('open() accepts the pinned customer key as an alias ARN (compared once resolved)', async () => {
+    const alias = `arn:aws:kms:us-east-1:${CUSTOMER}:alias/vision-pcb`
+    await w.customer.send(
+      new CreateAliasCommand({ AliasName: 'alias/vision-pcb', TargetKeyId: w.customerKeyArn }),
+    )
+    await VisionProject.create({ ...w.config, name: 'pcb', kmsKeyArn: alias })
+    const opened = await VisionProject.open({ ...w.config, name: 'pcb', expectedKeyArn: alias })
+    expect(opened.keyArn).toBe(w.customerKeyArn)
+    // Re-pointed to another key: the alias no longer names the project's key.
+    const other = await w.newKey({ Policy: customerKeyPolicy(true) })
+    await w.customer.send(new UpdateAliasCommand({ AliasName: 'alias/vision-pcb', TargetKeyId: other }))
+    await expect(
+      VisionProject.open({ ...w.config, name: 'pcb', expectedKeyArn: alias }),
+    ).rejects.toBeInstanceOf(ConfigurationError)
+  })
+
   it('open() re-validates: missing project, edited metadata, wrong expected key, bad paths', async () => {
     await expect(VisionProject.open({ ...w.config, name: 'nope' })).rejects.toBeInstanceOf(
       VisionNotFoundError,
@@ -377,6 +393,14 @@ describe('reading back', () => {
     const err = await VisionProject.open({ ...w.config, name: 'pcb' }).catch((e) => e)
     expect(err).toBeInstanceOf(InvalidKeyError)
     expect((err as InvalidKeyError).reason).toBe('OWNER')
+    // An edited record that downgrades the project to the service key is refused when the caller pins its key.
+    writeFileSync(
+      storagePath('projects/pcb/project.json'),
+      JSON.stringify({ ...record, keyKind: 'service-owned', keyArn: w.serviceKeyArn }),
+    )
+    await expect(
+      VisionProject.open({ ...w.config, name: 'pcb', expectedKeyArn: w.customerKeyArn }),
+    ).rejects.toBeInstanceOf(ConfigurationError)
     writeFileSync(storagePath('projects/pcb/project.json'), '{not json')
     await expect(VisionProject.open({ ...w.config, name: 'pcb' })).rejects.toBeInstanceOf(ConfigurationError)
     for (const bad of ['../x.png', '/etc/passwd', 'a//b.png', 'a\\b.png', '']) {
