@@ -93,7 +93,7 @@ function hierarchy(ctx: CommandContext, values: Values, store: FileKeyStore, act
     kms: client,
     rootKeyId,
     store,
-    actor: actorOf(values),
+    actor: actorOf(values), // recorded by rotate and destroy
     ...(keyWindowMs === undefined ? {} : { keyWindowMs }),
     ...(grantTokens.length ? { grantTokens } : {}),
   })
@@ -177,7 +177,7 @@ export async function scope(ctx: CommandContext, args: readonly string[]): Promi
       return
     }
     case 'rotate': {
-      const info = await hierarchy(ctx, values, store, action).rotate(scopeId!, { actor: actorOf(values) })
+      const info = await hierarchy(ctx, values, store, action).rotate(scopeId!)
       println(
         ctx.stdout,
         printable(`rotated ${info.scopeId}: now v${info.version} under ${info.wrappingKeyId}`),
@@ -203,7 +203,8 @@ export async function scope(ctx: CommandContext, args: readonly string[]): Promi
       }
       const h = hierarchy(ctx, values, store, action)
       const reason = str(values, 'reason')
-      const options = { actor: actorOf(values), ...(reason === undefined ? {} : { reason }) }
+      // The actor is the hierarchy's (core uses it when the call names none).
+      const options = reason === undefined ? {} : { reason }
       if (all) {
         const destroyed = await h.destroyScope(scopeId!, options)
         println(
