@@ -32,8 +32,8 @@ export class VisionNotFoundError extends KmsEnvelopeError {
 }
 
 /**
- * A source image changed (size or modification time) while it was being copied, so its encrypted copy may
- * not match the file; the copy was removed.
+ * A source image changed (size, modification time or inode) while it was being copied, so its encrypted copy
+ * may not match the file; the copy was not stored (an earlier copy of the same image, if any, is kept).
  *
  * @example
  * ```ts
@@ -51,7 +51,7 @@ export class SourceChangedError extends KmsEnvelopeError {
   constructor(file: string) {
     super(
       'ERR_VISION_SOURCE_CHANGED',
-      `The source image ${file} changed while it was being copied; its encrypted copy was discarded.`,
+      `The source image ${file} changed while it was being copied; its encrypted copy was not stored.`,
       'Stop whatever writes to the source directory and import again.',
     )
     this.file = file

@@ -313,6 +313,16 @@ export class VisionProject {
         bytes += chunk.length
         callback(null, chunk)
       },
+      // Precondition of storing the copy: the source did not change while it was read (else the copy may be
+      // a mix). Checked here, before the message's last frame, so a failed check aborts the storage's
+      // atomic put and any earlier copy of this image (still listed in the manifest) stays in place.
+      flush(callback) {
+        stat(file).then(
+          (after) =>
+            callback(changed(before, after) || bytes !== before.size ? new SourceChangedError(file) : null),
+          callback,
+        )
+      },
     })
     await pipeline(
       createReadStream(file, { flags: 'r' }),
@@ -320,12 +330,6 @@ export class VisionProject {
       this.#envelope.encryptStream({ context: this.#imageContext(dataset, image) }),
       (encrypted: AsyncIterable<Uint8Array>) => this.#config.storage.put(key, encrypted),
     )
-    // Postcondition: the source did not change while it was copied (else the copy may be a mix).
-    const after = await stat(file)
-    if (changed(before, after) || bytes !== before.size) {
-      await this.#config.storage.delete(key)
-      throw new SourceChangedError(file)
-    }
     return {
       'source-ref': key,
       image,

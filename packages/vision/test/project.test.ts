@@ -202,6 +202,33 @@ describe('importImages', () => {
     // anomaly/img-0 was copied before the failure and is listed; nothing after it.
     expect((await project.listImages()).map((e) => e.image)).toEqual(['anomaly/img-0.JPG'])
   })
+  it('a re-imported source that changes during its copy keeps the earlier copy its manifest entry names', async () => {
+    const { dir, files } = sourceImages(3)
+    const victim = join(dir, 'normal/img-1.png')
+    const inner = new FileStorage({ directory: join(w.dir, 'storage') })
+    let touch = false
+    const storage: VisionStorage = {
+      put: (key, body) => {
+        if (touch && key.endsWith('img-1.png.kenv')) appendFileSync(victim, 'more pixels')
+        return inner.put(key, body)
+      },
+      get: (key) => inner.get(key),
+      getStream: (key) => inner.getStream(key),
+      has: (key) => inner.has(key),
+      list: (prefix) => inner.list(prefix),
+      delete: (key) => inner.delete(key),
+      deletePrefix: (prefix) => inner.deletePrefix(prefix),
+    }
+    const project = await VisionProject.create({ ...w.config, storage, name: 'pcb' })
+    await project.importImages(dir)
+    touch = true
+    await expect(project.importImages(dir)).rejects.toBeInstanceOf(SourceChangedError)
+    const entry = (await project.listImages()).find((e) => e.image === 'normal/img-1.png')!
+    const copy = await project.readImage('normal/img-1.png')
+    expect(Buffer.from(copy).equals(files.get('normal/img-1.png')!)).toBe(true)
+    expect(createHash('sha256').update(copy).digest('hex')).toBe(entry.sha256)
+  })
+
   it('streams: the storage receives frame-sized pieces while the source is still being read', async () => {
     const src = join(w.dir, 'big')
     mkdirSync(src)
