@@ -4,7 +4,7 @@
  * leaves a partial (or unauthenticated) file under the requested name.
  */
 import { randomBytes } from 'node:crypto'
-import { constants, type ReadStream } from 'node:fs'
+import { constants, type ReadStream, type Stats } from 'node:fs'
 import { type FileHandle, link, lstat, open, realpath, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { type Readable, Writable } from 'node:stream'
@@ -32,7 +32,13 @@ export async function openInput(spec: string | undefined, stdin: Readable, cwd: 
   } catch (err) {
     throw new FileAccessError('read', spec, err)
   }
-  const stat = await handle.stat()
+  let stat: Stats
+  try {
+    stat = await handle.stat()
+  } catch (err) {
+    await handle.close()
+    throw new FileAccessError('read', spec, err)
+  }
   // Precondition: a regular file (or a FIFO/device), not a directory.
   if (stat.isDirectory()) {
     await handle.close()
