@@ -106,11 +106,12 @@ interface CollectionRecord {
   readonly createdAt: string
 }
 
-interface FacePayload {
-  readonly externalImageId: string
-  /** Float32 little-endian, base64. */
-  readonly vector: string
-}
+/**
+ * A face record's plaintext, binary so that every copy of the vector can be zeroized (JSON and base64 would
+ * leave it in immutable strings): `u16 BE` length of the external image id, the id (UTF-8), then the vector
+ * as `dimension` float32 little-endian.
+ */
+const ID_LENGTH_BYTES = 2
 
 const prefixOf = (id: string) => `collections/${id}`
 const recordKey = (id: string) => `${prefixOf(id)}/collection.json`
@@ -220,11 +221,18 @@ export class FaceCollection {
     assertFaceVector(vector, this.dimension)
     assertExternalImageId(externalImageId)
     const faceId = randomUUID()
-    const raw = Buffer.alloc(vector.length * 4)
-    for (let i = 0; i < vector.length; i++) raw.writeFloatLE(vector[i]!, i * 4)
-    const payload: FacePayload = { externalImageId, vector: raw.toString('base64') }
-    raw.fill(0)
-    const ciphertext = await this.#envelope.encryptJson(payload, { context: this.#faceContext(faceId) })
+    const id = Buffer.from(externalImageId, 'utf8')
+    const offset = ID_LENGTH_BYTES + id.length
+    const plaintext = Buffer.alloc(offset + vector.length * 4)
+    plaintext.writeUInt16BE(id.length, 0)
+    id.copy(plaintext, ID_LENGTH_BYTES)
+    for (let i = 0; i < vector.length; i++) plaintext.writeFloatLE(vector[i]!, offset + i * 4)
+    let ciphertext: Uint8Array
+    try {
+      ciphertext = await this.#envelope.encrypt(plaintext, { context: this.#faceContext(faceId) })
+    } finally {
+      plaintext.fill(0)
+    }
     await this.#config.storage.put(this.#faceKey(faceId), ciphertext)
     return { faceId, externalImageId }
   }
@@ -344,20 +352,19 @@ export class FaceCollection {
     const { plaintext } = await this.#envelope.decrypt(ciphertext, {
       expectedContext: this.#faceContext(faceId),
     })
+    const record = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength)
     try {
-      const payload = JSON.parse(Buffer.from(plaintext).toString('utf8')) as Partial<FacePayload>
-      const raw = Buffer.from(String(payload.vector), 'base64')
+      const idLength = record.length >= ID_LENGTH_BYTES ? record.readUInt16BE(0) : 0
+      const offset = ID_LENGTH_BYTES + idLength
       // Postcondition: a record this collection wrote (authenticated, so only a bug or a foreign writer breaks it).
-      if (typeof payload.externalImageId !== 'string' || raw.length !== this.dimension * 4) {
-        raw.fill(0)
+      if (idLength === 0 || record.length !== offset + this.dimension * 4) {
         throw new MalformedCiphertextError(
-          `face record ${faceId} does not hold a ${this.dimension}-float vector`,
+          `face record ${faceId} does not hold an external image id and a ${this.dimension}-float vector`,
         )
       }
       const vector = new Float32Array(this.dimension)
-      for (let i = 0; i < vector.length; i++) vector[i] = raw.readFloatLE(i * 4)
-      raw.fill(0)
-      return { externalImageId: payload.externalImageId, vector }
+      for (let i = 0; i < vector.length; i++) vector[i] = record.readFloatLE(offset + i * 4)
+      return { externalImageId: record.toString('utf8', ID_LENGTH_BYTES, offset), vector }
     } finally {
       plaintext.fill(0)
     }

@@ -3,12 +3,13 @@ import { join } from 'node:path'
 import {
   ConfigurationError,
   EncryptionContextMismatchError,
+  Envelope,
   InvalidKeyError,
   inspect,
   TamperedCiphertextError,
 } from '@kms-envelope/core'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { FaceCollection, similarity, VisionNotFoundError } from '../src/index.js'
 import { customerKeyPolicy, type World, world } from './helpers.js'
 
@@ -58,6 +59,39 @@ describe('FaceCollection', () => {
     for (const m of rest) expect(m.similarity).toBeLessThanOrEqual(best!.similarity)
     expect(await faces.searchFaces(probe, { threshold: 0, maxResults: 2 })).toHaveLength(2)
     expect((await faces.getFace(ids[0]!)).externalImageId).toBe('badge-1')
+  })
+
+  it('wipes the face-record plaintext after encrypting it and after decrypting it', async () => {
+    const faces = await FaceCollection.create({ ...w.config, collectionId: 'staff', dimension: DIM })
+    const { encrypt, decrypt } = Envelope.prototype
+    const sealed: Uint8Array[] = []
+    const opened: Uint8Array[] = []
+    vi.spyOn(Envelope.prototype, 'encrypt').mockImplementation(function (this: Envelope, data, options) {
+      sealed.push(data as Uint8Array)
+      return encrypt.call(this, data, options)
+    })
+    vi.spyOn(Envelope.prototype, 'decrypt').mockImplementation(async function (
+      this: Envelope,
+      message,
+      options,
+    ) {
+      const result = await decrypt.call(this, message, options)
+      opened.push(result.plaintext)
+      return result
+    })
+    try {
+      const { faceId } = await faces.indexFace(vec(1), 'badge-1')
+      expect((await faces.getFace(faceId)).externalImageId).toBe('badge-1')
+      expect(await faces.searchFaces(vec(1))).toHaveLength(1)
+    } finally {
+      vi.restoreAllMocks()
+    }
+    expect([sealed.length, opened.length]).toEqual([1, 2])
+    for (const plaintext of [...sealed, ...opened]) {
+      // Binary record: id length, id, DIM float32 (no JSON or base64 string copies of the vector).
+      expect(plaintext.length).toBe(2 + 'badge-1'.length + DIM * 4)
+      expect(plaintext.every((b) => b === 0)).toBe(true)
+    }
   })
 
   it('respects the threshold', async () => {
