@@ -12,7 +12,7 @@ export interface OptionSpec {
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>
 
 /** Options every command accepts. */
-export const GLOBAL_OPTIONS = {
+const GLOBAL_OPTIONS = {
   endpoint: { type: 'string' },
   region: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },

@@ -108,7 +108,7 @@ async function publishNoReplace(temp: string, target: string): Promise<void> {
  * wrapper, never the caller's stdout (which `run` may share with its embedder), and stdout errors such as
  * EPIPE (`| head`) fail the pipeline instead of crashing the process.
  */
-export function stdoutSink(stdout: Writable): Writable {
+function stdoutSink(stdout: Writable): Writable {
   let failure: Error | undefined
   const onError = (err: Error) => {
     failure = err
@@ -147,7 +147,7 @@ export interface OutputOptions {
  * @internal Prepare `--out`: stdout for `-`/absent; otherwise refuse an existing file without `force`,
  * refuse the input file itself, and open a new temp file (O_EXCL, `mode`) in the target directory.
  */
-export async function createOutput(options: OutputOptions): Promise<Output> {
+async function createOutput(options: OutputOptions): Promise<Output> {
   const { spec } = options
   if (spec === undefined || spec === '-') {
     const stream = stdoutSink(options.stdout)

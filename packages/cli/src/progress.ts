@@ -2,7 +2,7 @@
 import { Transform, type TransformCallback, type Writable } from 'node:stream'
 
 /** Inputs from this size on get a progress line when stderr is a terminal. */
-export const PROGRESS_THRESHOLD = 16 * 1024 * 1024
+const PROGRESS_THRESHOLD = 16 * 1024 * 1024
 
 function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']

@@ -69,7 +69,7 @@ function describe(err: unknown): string {
 }
 
 /** @internal Print an error: `error [CODE]: message`, the remedy, and with --verbose the cause chain. */
-export function reportError(stderr: CliIo['stderr'], err: unknown, verbose: boolean): number {
+function reportError(stderr: CliIo['stderr'], err: unknown, verbose: boolean): number {
   if (err instanceof KmsEnvelopeError) {
     println(stderr, printable(`error [${err.code}]: ${bareMessage(err)}`))
     if (err.remedy) println(stderr, printable(`  what to do: ${err.remedy}`))

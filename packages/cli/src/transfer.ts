@@ -8,7 +8,7 @@ import type { Input, Output } from './files.js'
 import { ProgressMeter, wantProgress } from './progress.js'
 
 /** @internal Translate a stream failure into a typed error (KMS and format errors pass through). */
-export function streamError(err: unknown, input: Input, output: Output, signal?: AbortSignal): unknown {
+function streamError(err: unknown, input: Input, output: Output, signal?: AbortSignal): unknown {
   if (err instanceof KmsEnvelopeError) return err
   if (signal?.aborted || (err as { name?: unknown })?.name === 'AbortError')
     return new InterruptedError({ cause: err })

@@ -11,7 +11,7 @@ import { kmsClients } from '../kms.js'
 import { printable } from '../printable.js'
 import { transfer } from '../transfer.js'
 
-export const DECRYPT_OPTIONS = {
+const DECRYPT_OPTIONS = {
   key: { type: 'string', short: 'k', multiple: true },
   discovery: { type: 'boolean' },
   account: { type: 'string', multiple: true },

@@ -8,7 +8,7 @@ import { println } from '../io.js'
 import { kmsClients } from '../kms.js'
 import { transfer } from '../transfer.js'
 
-export const ENCRYPT_OPTIONS = {
+const ENCRYPT_OPTIONS = {
   key: { type: 'string', short: 'k', multiple: true },
   context: { type: 'string', short: 'c', multiple: true },
   in: { type: 'string', short: 'i' },

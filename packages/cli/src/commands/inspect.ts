@@ -7,7 +7,7 @@ import { type Input, openInput } from '../files.js'
 import { println } from '../io.js'
 import { printable } from '../printable.js'
 
-export const INSPECT_OPTIONS = {
+const INSPECT_OPTIONS = {
   in: { type: 'string', short: 'i' },
   json: { type: 'boolean' },
 } as const satisfies OptionSpecs
@@ -24,7 +24,7 @@ message is decrypted.
 `
 
 /** @internal Read from `input` until the header parses (only the header is read). */
-export async function readMessageInfo(input: Input): Promise<MessageInfo> {
+async function readMessageInfo(input: Input): Promise<MessageInfo> {
   const chunks: Buffer[] = []
   let last: unknown = new TruncatedCiphertextError('The input is empty.')
   for await (const chunk of input.stream) {

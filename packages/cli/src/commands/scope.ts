@@ -13,7 +13,7 @@ import { println } from '../io.js'
 import { kmsClients } from '../kms.js'
 import { printable } from '../printable.js'
 
-export const SCOPE_OPTIONS = {
+const SCOPE_OPTIONS = {
   store: { type: 'string', short: 's' },
   'root-key': { type: 'string' },
   'key-window': { type: 'string' },
