@@ -316,7 +316,8 @@ export class FaceCollection {
   }
 
   /**
-   * DeleteCollection: remove every face record and the collection's metadata.
+   * DeleteCollection: remove every face record and the collection's metadata, and wipe this handle's cached
+   * data keys.
    *
    * @example
    * ```ts
@@ -324,6 +325,7 @@ export class FaceCollection {
    * ```
    */
   async delete(): Promise<void> {
+    this.#envelope.purge()
     await this.#config.storage.deletePrefix(prefixOf(this.collectionId))
   }
 

@@ -491,7 +491,8 @@ export class VisionProject {
   }
 
   /**
-   * Delete the project: its copies, manifests, models and metadata (the KMS key is untouched).
+   * Delete the project: its copies, manifests, models and metadata, and this handle's cached data keys
+   * (wiped). The KMS key is untouched.
    *
    * @example
    * ```ts
@@ -499,7 +500,10 @@ export class VisionProject {
    * ```
    */
   delete(): Promise<void> {
-    return this.#exclusive(() => this.#config.storage.deletePrefix(prefixOf(this.name)))
+    return this.#exclusive(() => {
+      this.#envelope.purge()
+      return this.#config.storage.deletePrefix(prefixOf(this.name))
+    })
   }
 
   /**

@@ -10,7 +10,7 @@ import {
 } from '@kms-envelope/core'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FaceCollection, similarity, VisionNotFoundError } from '../src/index.js'
+import { FaceCollection, similarity, VisionNotFoundError, VisionProject } from '../src/index.js'
 import { customerKeyPolicy, type World, world } from './helpers.js'
 
 let w: World
@@ -91,6 +91,21 @@ describe('FaceCollection', () => {
       // Binary record: id length, id, DIM float32 (no JSON or base64 string copies of the vector).
       expect(plaintext.length).toBe(2 + 'badge-1'.length + DIM * 4)
       expect(plaintext.every((b) => b === 0)).toBe(true)
+    }
+  })
+
+  it('delete() wipes the cached data keys of the collection and of a project', async () => {
+    const purge = vi.spyOn(Envelope.prototype, 'purge')
+    try {
+      const faces = await FaceCollection.create({ ...w.config, collectionId: 'staff', dimension: DIM })
+      await faces.getFace((await faces.indexFace(vec(1), 'badge-1')).faceId)
+      await faces.delete()
+      expect(purge).toHaveBeenCalledTimes(1)
+      const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+      await project.delete()
+      expect(purge).toHaveBeenCalledTimes(2)
+    } finally {
+      vi.restoreAllMocks()
     }
   })
 
