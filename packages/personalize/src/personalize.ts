@@ -221,7 +221,8 @@ export class Personalize {
 
   /**
    * Delete a dataset group: its stored imports are deleted, its cached data keys wiped, and the group
-   * object refuses further use (DatasetGroupError `DELETED`). The KMS key itself is not touched.
+   * object refuses further use (DatasetGroupError `DELETED`). The KMS key itself is not touched. The name is
+   * forgotten once the imports are gone: if the store fails part-way, call it again to finish.
    *
    * @example
    * ```ts
@@ -230,8 +231,10 @@ export class Personalize {
    */
   async deleteDatasetGroup(name: string): Promise<void> {
     const group = this.getDatasetGroup(name)
-    this.#groups.delete(name)
     await group.destroy()
+    // Postcondition: forgotten only once its data is gone (so a failed deletion can be retried), and only
+    // if the name was not re-created meanwhile by a concurrent deletion and creation.
+    if (this.#groups.get(name) === group) this.#groups.delete(name)
   }
 
   async #withServiceKey(name: string, arn: string, roleArn: string | undefined): Promise<DatasetGroup> {

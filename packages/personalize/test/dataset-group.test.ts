@@ -256,6 +256,23 @@ describe("a group's key and life", () => {
     expect(await text(keep.readDataset('Items'))).toBe('ITEM_ID\ni9\n')
   })
 
+  it('a deletion the store fails part-way can be retried: the group stays known until its data is gone', async () => {
+    const g = await f.personalize.createDatasetGroup({ name: 'movies' })
+    await g.importDataset('Items', 'ITEM_ID\ni1\n')
+    const remove = f.store.delete.bind(f.store)
+    f.store.delete = async () => {
+      throw new Error('store unavailable')
+    }
+    await expect(f.personalize.deleteDatasetGroup('movies')).rejects.toThrow('store unavailable')
+    expect(f.store.size).toBe(1)
+    expect(f.personalize.getDatasetGroup('movies')).toBe(g)
+    expect(g.describe().status).toBe('DELETED')
+    f.store.delete = remove
+    await f.personalize.deleteDatasetGroup('movies')
+    expect(f.store.size).toBe(0)
+    expect(() => f.personalize.getDatasetGroup('movies')).toThrow(/does not exist/)
+  })
+
   it('access revoked after creation → the next import fails naming the role; stored data stays', async () => {
     const g = await f.personalize.createDatasetGroup({ name: 'movies', kmsKeyArn: f.cmk, roleArn: ROLE })
     await g.importDataset('Interactions', INTERACTIONS)
