@@ -20,7 +20,7 @@ import { detectFormat, esdkSuiteOf } from './detect-format.js'
 import { CommitmentPolicyError } from './errors.js'
 import type { EsdkSuite } from './esdk-suites.js'
 import { ESDK_RESERVED_PREFIX, GuardedMaterialsManager, type KeyPolicy, splitContext } from './guard.js'
-import { type EsdkKmsCalls, KmsCallLog } from './kms-adapter.js'
+import { clientLookup, type EsdkKmsCalls, KmsCallLog } from './kms-adapter.js'
 import { mapEsdkError } from './map-esdk-error.js'
 
 /**
@@ -223,15 +223,7 @@ export class EsdkReader {
   readonly #esdk: ReturnType<typeof buildClient>
 
   constructor(options: EsdkReaderOptions) {
-    // Precondition: a KMS client.
-    const { client, clientForRegion } = options
-    if (!client && !clientForRegion) {
-      throw new ConfigurationError(
-        'EsdkReader needs a KMS client.',
-        'Pass client (a KMSClient) or clientForRegion.',
-      )
-    }
-    this.#clientFor = clientForRegion ?? (() => client)
+    this.#clientFor = clientLookup('EsdkReader', options)
     // Precondition: exactly one of strict key ARNs or discovery accounts.
     if ((options.keyIds === undefined) === (options.discovery === undefined)) {
       throw new ConfigurationError(

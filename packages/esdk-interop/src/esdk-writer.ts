@@ -13,7 +13,7 @@ import {
   tryParseKmsArn,
 } from '@kms-envelope/core'
 import { ESDK_RESERVED_PREFIX } from './guard.js'
-import { KmsCallLog } from './kms-adapter.js'
+import { clientLookup, KmsCallLog } from './kms-adapter.js'
 
 /**
  * Options of {@link EsdkWriter}.
@@ -77,15 +77,7 @@ export class EsdkWriter {
   readonly #esdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
 
   constructor(options: EsdkWriterOptions) {
-    const { client, clientForRegion } = options
-    // Precondition: a KMS client.
-    if (!client && !clientForRegion) {
-      throw new ConfigurationError(
-        'EsdkWriter needs a KMS client.',
-        'Pass client (a KMSClient) or clientForRegion.',
-      )
-    }
-    this.#clientFor = clientForRegion ?? (() => client)
+    this.#clientFor = clientLookup('EsdkWriter', options)
     const ids = [options.generatorKeyId, ...(options.additionalKeyIds ?? [])]
     const bad = ids.find((id) => tryParseKmsArn(id)?.resourceType !== 'key')
     // Precondition: key ARNs, so ESDK readers in strict mode can match them.

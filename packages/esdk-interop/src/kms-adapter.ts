@@ -1,5 +1,5 @@
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { type KmsEnvelopeError, mapKmsError } from '@kms-envelope/core'
+import { ConfigurationError, type KmsEnvelopeError, mapKmsError } from '@kms-envelope/core'
 
 /** The three KMS methods the ESDK's KMS keyring calls (its `AwsEsdkKMSInterface`, SDK v3 style). */
 export interface EsdkKmsClient {
@@ -21,6 +21,28 @@ export interface EsdkKmsClient {
     EncryptionContext?: Record<string, string>
     GrantTokens?: string[]
   }): Promise<{ KeyId?: string; CiphertextBlob?: Uint8Array; Plaintext?: Uint8Array }>
+}
+
+/**
+ * @internal The region → client lookup of a reader or writer: `clientForRegion`, else the one `client`.
+ * `owner` names the class in the error when neither is given.
+ */
+export function clientLookup(
+  owner: string,
+  options: {
+    readonly client?: KMSClient | undefined
+    readonly clientForRegion?: ((region: string) => KMSClient | undefined) | undefined
+  },
+): (region: string) => KMSClient | undefined {
+  const { client, clientForRegion } = options
+  // Precondition: a KMS client.
+  if (!client && !clientForRegion) {
+    throw new ConfigurationError(
+      `${owner} needs a KMS client.`,
+      'Pass client (a KMSClient) or clientForRegion.',
+    )
+  }
+  return clientForRegion ?? (() => client)
 }
 
 /**
