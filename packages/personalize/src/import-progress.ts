@@ -43,7 +43,9 @@ export class ProgressCounter extends Transform {
   readonly #onProgress: ((progress: ImportProgress) => void) | undefined
 
   constructor(dataset: DatasetType, onProgress?: (progress: ImportProgress) => void) {
-    super()
+    // Object-mode writable side: a source stream in object mode reaches _transform, which refuses anything
+    // but strings and bytes (a plain Transform would throw from write(), outside the import's pipeline).
+    super({ writableObjectMode: true })
     this.dataset = dataset
     this.#onProgress = onProgress
   }
@@ -58,7 +60,7 @@ export class ProgressCounter extends Transform {
     return this.#lines
   }
 
-  override _transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform(chunk: unknown, encoding: BufferEncoding, callback: TransformCallback): void {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk
     // Precondition: bytes or text (a stream of objects is not a dataset file).
     if (!(bytes instanceof Uint8Array)) {

@@ -341,6 +341,16 @@ describe('imports', () => {
     expect(g.stats().kms.generateDataKey).toBe(1)
   })
 
+  it('a stream of objects fails the import (inside it: nothing stored); a stream of strings in object mode is fine', async () => {
+    const g = await f.personalize.createDatasetGroup({ name: 'g' })
+    await expect(g.importDataset('Users', Readable.from([{ USER_ID: 'dave' }]))).rejects.toThrow(
+      /strings or bytes/,
+    )
+    expect(f.store.size).toBe(0)
+    await g.importDataset('Users', Readable.from(['USER_ID\n', 'erin\n']))
+    expect(await text(g.readDataset('Users'))).toBe('USER_ID\nerin\n')
+  })
+
   it('a source that fails midway or an aborted import stores nothing and keeps earlier data', async () => {
     const g = await f.personalize.createDatasetGroup({ name: 'g' })
     await g.importDataset('Users', 'USER_ID\nalice\n')
