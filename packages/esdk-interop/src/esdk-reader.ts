@@ -216,7 +216,8 @@ interface Session {
 export class EsdkReader {
   readonly #policy: KeyPolicy
   readonly #clientFor: (region: string) => KMSClient | undefined
-  readonly #grantTokens: string[] | undefined
+  /** The ESDK keyring options of every operation (each gets its own keyring and call log). */
+  readonly #keyring: KmsKeyringInput
   readonly #requireCommitment: boolean
   readonly #maxEdks: number
   readonly #principal: string | undefined
@@ -231,6 +232,7 @@ export class EsdkReader {
         'List the key ARNs your ESDK writers used (keyIds), or trust every key of some accounts (discovery.accounts).',
       )
     }
+    let keys: KmsKeyringInput
     if (options.keyIds !== undefined) {
       const bad = options.keyIds.find((id) => tryParseKmsArn(id)?.resourceType !== 'key')
       // Precondition: strict ids are key ARNs (the ESDK matches them against the ARN stored in the message).
@@ -241,6 +243,7 @@ export class EsdkReader {
         )
       }
       this.#policy = { mode: 'strict', keyIds: new Set(options.keyIds) }
+      keys = { keyIds: [...options.keyIds] }
     } else {
       const accounts = options.discovery!.accounts
       // Precondition: discovery is limited to named 12-digit accounts.
@@ -250,11 +253,9 @@ export class EsdkReader {
           'Name the accounts whose keys you trust; unrestricted discovery would let any key owner feed you data.',
         )
       }
-      this.#policy = {
-        mode: 'discovery',
-        accounts: new Set(accounts),
-        partition: options.discovery!.partition ?? 'aws',
-      }
+      const partition = options.discovery!.partition ?? 'aws'
+      this.#policy = { mode: 'discovery', accounts: new Set(accounts), partition }
+      keys = { discovery: true, discoveryFilter: { accountIDs: [...accounts], partition } }
     }
     const max = options.maxEncryptedDataKeys ?? DEFAULT_MAX_EDKS
     // Precondition: a positive wrapped-key limit.
@@ -273,7 +274,10 @@ export class EsdkReader {
       )
     }
     this.#requireCommitment = policy === 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT'
-    this.#grantTokens = options.grantTokens ? [...options.grantTokens] : undefined
+    this.#keyring = {
+      ...keys,
+      ...(options.grantTokens ? { grantTokens: [...options.grantTokens] } : {}),
+    }
     this.#principal = options.principal
     this.#esdk = buildClient({ commitmentPolicy: CommitmentPolicy[policy], maxEncryptedDataKeys: max })
   }
@@ -476,16 +480,7 @@ export class EsdkReader {
       )
     }
     const log = new KmsCallLog(this.#clientFor, this.#principal)
-    const keyring = new KmsKeyringNode({
-      clientProvider: log.provider,
-      ...(this.#policy.mode === 'strict'
-        ? { keyIds: [...this.#policy.keyIds] }
-        : {
-            discovery: true,
-            discoveryFilter: { accountIDs: [...this.#policy.accounts], partition: this.#policy.partition },
-          }),
-      ...(this.#grantTokens ? { grantTokens: this.#grantTokens } : {}),
-    })
+    const keyring = new KmsKeyringNode({ ...this.#keyring, clientProvider: log.provider })
     const cmm = new GuardedMaterialsManager(keyring, this.#policy, expected)
     const maxEncryptedDataKeys = this.#maxEdks
     return {
@@ -599,6 +594,9 @@ export class EsdkReader {
     return Object.assign(start, { header })
   }
 }
+
+/** The options of the ESDK's KMS keyring, without the per-operation `clientProvider`. */
+type KmsKeyringInput = Omit<NonNullable<ConstructorParameters<typeof KmsKeyringNode>[0]>, 'clientProvider'>
 
 interface StreamHeader {
   suite: EsdkSuite

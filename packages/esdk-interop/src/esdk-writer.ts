@@ -69,9 +69,8 @@ export interface EsdkEncryptOptions {
  */
 export class EsdkWriter {
   readonly #clientFor: (region: string) => KMSClient | undefined
-  readonly #generator: string
-  readonly #additional: string[]
-  readonly #grantTokens: string[] | undefined
+  /** The ESDK keyring options of every message (each message gets its own keyring and call log). */
+  readonly #keyring: { generatorKeyId: string; keyIds: string[]; grantTokens?: string[] }
   readonly #suiteId: AlgorithmSuiteIdentifier
   readonly #frameLength: number
   readonly #esdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
@@ -95,9 +94,11 @@ export class EsdkWriter {
         'Use 1..2^31-1 (default 4096).',
       )
     }
-    this.#generator = options.generatorKeyId
-    this.#additional = [...(options.additionalKeyIds ?? [])]
-    this.#grantTokens = options.grantTokens ? [...options.grantTokens] : undefined
+    this.#keyring = {
+      generatorKeyId: options.generatorKeyId,
+      keyIds: [...(options.additionalKeyIds ?? [])],
+      ...(options.grantTokens ? { grantTokens: [...options.grantTokens] } : {}),
+    }
     this.#suiteId =
       options.signed === false
         ? AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY
@@ -127,12 +128,7 @@ export class EsdkWriter {
       }
     }
     const log = new KmsCallLog(this.#clientFor)
-    const keyring = new KmsKeyringNode({
-      generatorKeyId: this.#generator,
-      keyIds: this.#additional,
-      clientProvider: log.provider,
-      ...(this.#grantTokens ? { grantTokens: this.#grantTokens } : {}),
-    })
+    const keyring = new KmsKeyringNode({ ...this.#keyring, clientProvider: log.provider })
     try {
       const { result } = await this.#esdk.encrypt(keyring, plaintext, {
         suiteId: this.#suiteId,
