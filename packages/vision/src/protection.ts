@@ -60,30 +60,26 @@ export interface ProtectionKey {
   readonly keyKind: KeyOwnership
 }
 
-/** @internal Pick and validate the key for a new project or collection. */
-export async function chooseKey(config: VisionServiceConfig, kmsKeyArn?: string): Promise<ProtectionKey> {
-  const grantTokens = config.grantTokens ? { grantTokens: config.grantTokens } : {}
-  if (kmsKeyArn !== undefined) {
-    // Precondition: a symmetric, enabled customer managed key in the account named by its ARN.
-    const summary = await validateKey(config.kms, customerManagedKey(kmsKeyArn), grantTokens)
-    return { keyArn: summary.arn, keyKind: 'customer-managed' }
-  }
-  const summary = await validateKey(config.kms, serviceKey(config), grantTokens)
-  return { keyArn: summary.arn, keyKind: 'service-owned' }
+/** Pick and validate the key for a new project or collection: the customer's if given, else the service's. */
+async function chooseKey(config: VisionServiceConfig, kmsKeyArn?: string): Promise<ProtectionKey> {
+  const ref = kmsKeyArn === undefined ? serviceKey(config) : customerManagedKey(kmsKeyArn)
+  // Precondition: a symmetric, enabled key in the account named by its ARN.
+  const summary = await validateKey(config.kms, ref, grantTokensOf(config))
+  return { keyArn: summary.arn, keyKind: ref.kind }
 }
 
 /**
- * @internal Re-validate the key recorded for an existing project or collection. A recorded service-owned key
+ * Re-validate the key recorded for an existing project or collection. A recorded service-owned key
  * must be in the service key's account, so an edited metadata file cannot point the service at a key of
  * someone else's. When the caller pins `expectedKeyArn` (a key or alias ARN), the record must name that
  * customer key: an edited record can neither swap it nor downgrade it to the service key.
  */
-export async function reopenKey(
+async function reopenKey(
   config: VisionServiceConfig,
   recorded: ProtectionKey,
   expectedKeyArn: string | undefined,
 ): Promise<ProtectionKey> {
-  const grantTokens = config.grantTokens ? { grantTokens: config.grantTokens } : {}
+  const grantTokens = grantTokensOf(config)
   if (expectedKeyArn !== undefined) {
     const expected = customerManagedKey(expectedKeyArn)
     const mismatch = () =>
@@ -115,6 +111,10 @@ export async function reopenKey(
   return { keyArn: summary.arn, keyKind: 'customer-managed' }
 }
 
+function grantTokensOf(config: VisionServiceConfig): { grantTokens?: readonly string[] } {
+  return config.grantTokens ? { grantTokens: config.grantTokens } : {}
+}
+
 function serviceKey(config: VisionServiceConfig) {
   // Precondition: the service's own key is configured (it is the default; encryption is never off).
   if (typeof config?.serviceKeyArn !== 'string' || config.serviceKeyArn === '') {
@@ -134,14 +134,14 @@ export function envelopeFor(
   const keyring = new KmsKeyring({
     client: config.kms,
     generatorKeyId: key.keyArn,
-    ...(config.grantTokens ? { grantTokens: config.grantTokens } : {}),
+    ...grantTokensOf(config),
   })
   const envelope = new Envelope({ keyring, ...(config.cache === undefined ? {} : { cache: config.cache }) })
   return { envelope, keyring }
 }
 
-/** @internal Read a resource's metadata file (non-secret JSON: names and the key ARN). */
-export function parseRecord<T extends object>(bytes: Uint8Array, what: string, check: (v: T) => boolean): T {
+/** Read a resource's metadata file (non-secret JSON: names and the key ARN). */
+function parseRecord<T extends object>(bytes: Uint8Array, what: string, check: (v: T) => boolean): T {
   let value: unknown
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'))
