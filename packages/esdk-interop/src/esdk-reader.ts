@@ -21,7 +21,7 @@ import { CommitmentPolicyError } from './errors.js'
 import type { EsdkSuite } from './esdk-suites.js'
 import { ESDK_RESERVED_PREFIX, GuardedMaterialsManager, type KeyPolicy, splitContext } from './guard.js'
 import { clientLookup, type EsdkKmsCalls, KmsCallLog } from './kms-adapter.js'
-import { mapEsdkError } from './map-esdk-error.js'
+import { mapEsdkError, NOT_ESDK, UNKNOWN_ESDK_FORMAT_REMEDY } from './map-esdk-error.js'
 
 /**
  * The ESDK commitment policies a reader accepts (it never encrypts, so only the decrypt half matters).
@@ -293,7 +293,10 @@ export class EsdkReader {
   async decrypt(message: Uint8Array, options: EsdkDecryptOptions = {}): Promise<EsdkDecryptResult> {
     // Precondition: bytes.
     if (!(message instanceof Uint8Array)) {
-      throw new MalformedCiphertextError('EsdkReader.decrypt() takes the Uint8Array of an ESDK message')
+      throw new MalformedCiphertextError(
+        'EsdkReader.decrypt() takes the Uint8Array of an ESDK message',
+        NOT_ESDK,
+      )
     }
     const suite = this.#gate(message, true)
     const session = this.#session(options)
@@ -446,16 +449,10 @@ export class EsdkReader {
       if ((head[0] === 0x01 && head[1] === 0x80) || head[0] === 0x02) {
         throw new UnsupportedFormatError(
           'The ESDK message uses an algorithm suite this reader does not know.',
-          {
-            remedy:
-              'Read it with the AWS Encryption SDK itself; ESDK_SUITES lists the suites EsdkReader reads.',
-          },
+          { remedy: UNKNOWN_ESDK_FORMAT_REMEDY },
         )
       }
-      throw new MalformedCiphertextError('the bytes do not start with 0x01 0x80 or 0x02', {
-        subject: 'AWS Encryption SDK message',
-        remedy: 'Pass the exact bytes the AWS Encryption SDK produced (not base64 text).',
-      })
+      throw new MalformedCiphertextError('the bytes do not start with 0x01 0x80 or 0x02', NOT_ESDK)
     }
     // Precondition: the commitment policy allows the suite.
     if (this.#requireCommitment && !suite.committing) throw new CommitmentPolicyError(suite.name)

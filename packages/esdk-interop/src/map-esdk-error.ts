@@ -8,6 +8,16 @@ import {
   UnsupportedFormatError,
 } from '@kms-envelope/core'
 
+/** @internal What core's MalformedCiphertextError says about bytes that are not an ESDK message. */
+export const NOT_ESDK = {
+  subject: 'AWS Encryption SDK message',
+  remedy: 'Pass the exact bytes the AWS Encryption SDK produced (not base64 text).',
+} as const
+
+/** @internal The remedy of an ESDK suite or version this reader does not know. */
+export const UNKNOWN_ESDK_FORMAT_REMEDY =
+  'Read it with the AWS Encryption SDK itself; ESDK_SUITES lists the suites EsdkReader reads.'
+
 /** @internal How far an ESDK decryption got when it failed. */
 export interface EsdkFailureState {
   /** The first KMS failure, already mapped by core (the ESDK's keyring only keeps its message). */
@@ -50,20 +60,15 @@ export function mapEsdkError(err: unknown, state: EsdkFailureState): KmsEnvelope
     ) {
       return new UnsupportedFormatError(
         `The ESDK message uses a format this reader does not know (${message}).`,
-        {
-          cause: err,
-          remedy:
-            'Read it with the AWS Encryption SDK itself; ESDK_SUITES lists the suites EsdkReader reads.',
-        },
+        { cause: err, remedy: UNKNOWN_ESDK_FORMAT_REMEDY },
       )
     }
     if (/unable to authenticate|Unsupported state/i.test(message)) {
       return new TamperedCiphertextError('The ESDK message header failed authentication.', { cause: err })
     }
     return new MalformedCiphertextError(`the AWS Encryption SDK rejected the message header (${message})`, {
+      ...NOT_ESDK,
       cause: err,
-      subject: 'AWS Encryption SDK message',
-      remedy: 'Pass the exact bytes the AWS Encryption SDK produced (not base64 text).',
     })
   }
   if (/Incomplete message/i.test(message)) {

@@ -175,9 +175,11 @@ describe('EsdkReader.decrypt', () => {
     await expect(reader.decrypt(Uint8Array.of(0x01, 0x80, 0x12, 0x34, 0))).rejects.toBeInstanceOf(
       UnsupportedFormatError,
     )
-    await expect(reader.decrypt('x' as unknown as Uint8Array)).rejects.toBeInstanceOf(
-      MalformedCiphertextError,
-    )
+    const notBytes = await reader.decrypt('x' as unknown as Uint8Array).catch((e: unknown) => e)
+    expect(notBytes).toBeInstanceOf(MalformedCiphertextError)
+    // Named as an ESDK message, with the ESDK remedy (not core's "bytes that encrypt() produced").
+    expect((notBytes as Error).message).toMatch(/^Not a valid AWS Encryption SDK message/)
+    expect((notBytes as MalformedCiphertextError).remedy).not.toMatch(/encrypt\(\)/)
   })
 
   it('refuses messages wrapped by a raw AES keyring (not KMS) before any KMS call', async () => {
