@@ -375,6 +375,28 @@ describe('failures leave no output file', () => {
     ).toBe('new')
   })
 
+  it('a context core refuses (reserved prefix) is exit 3 and leaves no temp file or open input', async () => {
+    writeFileSync(p('plain.bin'), 'x')
+    const r = await cli(
+      [
+        'encrypt',
+        ...kmsArgs(),
+        '--key',
+        h.keyArn,
+        '--context',
+        'aws:x=1',
+        '--in',
+        p('plain.bin'),
+        '--out',
+        p('o'),
+      ],
+      { env: h.env },
+    )
+    expect(r.err).toContain('error [ERR_INVALID_CONTEXT]')
+    expect(r.code).toBe(ExitCode.Configuration)
+    expect(t.files()).toEqual(['plain.bin'])
+  })
+
   it('--out equal to --in is refused', async () => {
     writeFileSync(p('in'), 'x')
     const r = await cli(

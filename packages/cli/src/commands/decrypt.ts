@@ -120,6 +120,10 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
       : { mode: 'strict', keyIds: keys },
   })
 
+  // Created before any file is opened: whatever it refuses leaves nothing behind; KMS is called once data flows.
+  const envelope = new Envelope({ keyring, cache: false })
+  const stream = envelope.decryptStream({ expectedContext })
+
   const opened = await openInputOutput(str(values, 'in'), ctx.stdin, {
     spec: outSpec,
     stdout: ctx.stdout,
@@ -148,8 +152,6 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
       },
     }
   }
-  const envelope = new Envelope({ keyring, cache: false })
-  const stream = envelope.decryptStream({ expectedContext })
   await transfer(ctx, input, stream, output, { explicit: flag(values, 'progress'), label: 'decrypt' })
   if (flag(values, 'verbose')) {
     const header = stream.header

@@ -68,6 +68,11 @@ export async function encrypt(ctx: CommandContext, args: readonly string[]): Pro
   const [generatorKeyId, ...additionalKeyIds] = keys as [string, ...string[]]
   const keyring = new KmsKeyring({ client, clients, generatorKeyId, additionalKeyIds, grantTokens })
 
+  // One message, one data key: no cache needed in a one-shot process. The stream checks the context now
+  // (before any file is opened) and calls KMS only once data flows.
+  const envelope = new Envelope({ keyring, cache: false })
+  const stream = envelope.encryptStream({ context })
+
   const { input, output } = await openInputOutput(str(values, 'in'), ctx.stdin, {
     spec: outSpec,
     stdout: ctx.stdout,
@@ -75,9 +80,6 @@ export async function encrypt(ctx: CommandContext, args: readonly string[]): Pro
     force: flag(values, 'force'),
     mode: 0o644,
   })
-  // One message, one data key: no cache needed in a one-shot process.
-  const envelope = new Envelope({ keyring, cache: false })
-  const stream = envelope.encryptStream({ context })
   await transfer(ctx, input, stream, output, { explicit: flag(values, 'progress'), label: 'encrypt' })
   if (flag(values, 'verbose')) {
     const calls = keyring.stats()
