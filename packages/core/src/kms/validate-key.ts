@@ -11,6 +11,7 @@ import {
   UnexpectedKmsResponseError,
 } from '../errors/errors.js'
 import type { KeyRef } from './key-ref.js'
+import { assertSecureKmsEndpoint } from './kms-client.js'
 import { mapKmsError } from './map-kms-error.js'
 
 /** Options for {@link validateKey}. */
@@ -62,6 +63,8 @@ export async function validateKey(
       'Pass the account that owns the key.',
     )
   }
+  // Precondition: an HTTPS endpoint (plain HTTP only on loopback), as for every other KMS call of the library.
+  await assertSecureKmsEndpoint(client)
   const grantTokens = options.grantTokens?.length ? { GrantTokens: [...options.grantTokens] } : {}
   let meta: KeyMetadata | undefined
   try {

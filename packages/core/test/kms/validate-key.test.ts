@@ -1,5 +1,6 @@
 import { DescribeKeyCommand, type KeyMetadata, KMSClient, NotFoundException } from '@aws-sdk/client-kms'
 import {
+  ConfigurationError,
   customerManagedKey,
   InvalidKeyError,
   KeyAccessDeniedError,
@@ -62,6 +63,17 @@ describe('validateKey', () => {
     expect(err).toMatchObject({ reason: 'NOT_ALLOWED' })
     expect((err as Error).message).toMatch(/managed by AWS/)
     await expect(validateKey(client, serviceOwnedKey(ARN))).resolves.toMatchObject({ keyManager: 'AWS' })
+  })
+
+  it('refuses a plain-HTTP endpoint that is not loopback before calling DescribeKey', async () => {
+    const insecure = new KMSClient({ region: 'us-east-1', endpoint: 'http://kms.internal.example' })
+    const sent: unknown[] = []
+    insecure.middlewareStack.add((next) => async (args) => {
+      sent.push(args)
+      return next(args)
+    })
+    await expect(validateKey(insecure, customerManagedKey(ARN))).rejects.toBeInstanceOf(ConfigurationError)
+    expect(sent).toEqual([])
   })
 
   it('missing key → KeyNotFoundError with the KMS exception as cause', async () => {
