@@ -321,6 +321,13 @@ export class EsdkReader {
   decryptStream(options: EsdkDecryptStreamOptions = {}): Duplex & EsdkStreamInfo {
     const mode = options.signedMessages ?? 'reject'
     const limit = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFER
+    // Precondition: a real limit (NaN or a negative number would silently buffer without bound or fail all).
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new ConfigurationError(
+        `maxBufferedBytes ${String(limit)} is not a positive number of bytes.`,
+        `Use a positive integer (default ${DEFAULT_MAX_BUFFER}).`,
+      )
+    }
     const run = this.#streamRun(options, mode === 'reject')
     const stream = Duplex.from(async function* (source: AsyncIterable<Uint8Array>) {
       const { plaintext, header, done } = run(source)

@@ -203,6 +203,11 @@ describe('decryptStream', () => {
     )
     expect(small.error).toMatchObject({ code: 'ERR_LIMIT_EXCEEDED' })
     expect(small.out.length).toBe(0)
+    for (const maxBufferedBytes of [Number.NaN, 0, -1, 1.5]) {
+      expect(() => reader.decryptStream({ signedMessages: 'buffer', maxBufferedBytes })).toThrow(
+        ConfigurationError,
+      )
+    }
     const forged = Buffer.from(signed)
     forged[forged.length - 3]! ^= 0x80
     const bad = await drain(reader.decryptStream({ signedMessages: 'buffer' }), forged)
