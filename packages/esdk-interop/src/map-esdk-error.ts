@@ -50,6 +50,7 @@ export function mapEsdkError(err: unknown, state: EsdkFailureState): KmsEnvelope
       return new LimitExceededError(
         `The ESDK message carries more encrypted data keys than this reader's maxEncryptedDataKeys (${state.maxEncryptedDataKeys}).`,
         'Raise maxEncryptedDataKeys only if your writers really use that many keys (a message with many wrapped keys makes a reader call KMS many times); otherwise treat the message as hostile.',
+        { cause: err },
       )
     }
     if (/Incomplete Header/i.test(message)) {

@@ -206,8 +206,8 @@ export class KmsUnavailableError extends KmsEnvelopeError {
 
 /** A usage limit (message size, frames, messages or bytes per data key) would be exceeded. */
 export class LimitExceededError extends KmsEnvelopeError {
-  constructor(detail: string, remedy: string) {
-    super('ERR_LIMIT_EXCEEDED', detail, remedy)
+  constructor(detail: string, remedy: string, options?: { cause?: unknown }) {
+    super('ERR_LIMIT_EXCEEDED', detail, remedy, options)
   }
 }
 
