@@ -20,6 +20,7 @@ import {
   envelopeFor,
   openResource,
   type ProtectionKey,
+  type ResourceRecord,
   type VisionServiceConfig,
 } from './protection.js'
 import { assertFaceVector, similarity } from './similarity.js'
@@ -97,13 +98,10 @@ export interface SearchFacesOptions {
   readonly maxResults?: number
 }
 
-interface CollectionRecord {
+interface CollectionRecord extends ResourceRecord {
   readonly type: 'rekognition-collection'
   readonly collectionId: string
   readonly dimension: number
-  readonly keyArn: string
-  readonly keyKind: ProtectionKey['keyKind']
-  readonly createdAt: string
 }
 
 /**
@@ -172,14 +170,7 @@ export class FaceCollection {
       `Collection ${collectionId}`,
       'Open it with FaceCollection.open(), or delete it first.',
       kmsKeyArn,
-      (k) => ({
-        type: 'rekognition-collection',
-        collectionId,
-        dimension,
-        keyArn: k.keyArn,
-        keyKind: k.keyKind,
-        createdAt: new Date().toISOString(),
-      }),
+      { type: 'rekognition-collection', collectionId, dimension },
     )
     return new FaceCollection(config, record, key)
   }

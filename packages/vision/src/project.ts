@@ -31,6 +31,7 @@ import {
   envelopeFor,
   openResource,
   type ProtectionKey,
+  type ResourceRecord,
   type VisionServiceConfig,
 } from './protection.js'
 
@@ -138,12 +139,9 @@ export interface ModelInfo {
   readonly bytes: number
 }
 
-interface ProjectRecord {
+interface ProjectRecord extends ResourceRecord {
   readonly type: 'lookoutvision-project'
   readonly name: string
-  readonly keyArn: string
-  readonly keyKind: ProtectionKey['keyKind']
-  readonly createdAt: string
 }
 
 const DEFAULT_EXTENSIONS = ['.jpg', '.jpeg', '.png']
@@ -207,13 +205,7 @@ export class VisionProject {
       `Project ${name}`,
       'Open it with VisionProject.open(), or choose another name.',
       kmsKeyArn,
-      (k) => ({
-        type: 'lookoutvision-project',
-        name,
-        keyArn: k.keyArn,
-        keyKind: k.keyKind,
-        createdAt: new Date().toISOString(),
-      }),
+      { type: 'lookoutvision-project', name },
     )
     return new VisionProject(config, name, key)
   }

@@ -157,22 +157,32 @@ function parseRecord<T extends object>(bytes: Uint8Array, what: string, check: (
   return value as T
 }
 
+/** @internal What every resource metadata file records besides its own fields: its key and creation time. */
+export interface ResourceRecord extends ProtectionKey {
+  readonly createdAt: string
+}
+
 /**
  * @internal Create a resource's metadata file: refuse an existing one (`what` names it, `hint` says how to
  * proceed), choose and validate its key, then write the record `build` makes with that key.
  */
-export async function createResource<T extends object>(
+export async function createResource<T extends ResourceRecord>(
   config: VisionServiceConfig,
   path: string,
   what: string,
   hint: string,
   kmsKeyArn: string | undefined,
-  build: (key: ProtectionKey) => T,
+  fields: Omit<T, keyof ResourceRecord>,
 ): Promise<{ record: T; key: ProtectionKey }> {
   // Precondition: a new resource.
   if (await config.storage.has(path)) throw new ConfigurationError(`${what} already exists.`, hint)
   const key = await chooseKey(config, kmsKeyArn)
-  const record = build(key)
+  const record = {
+    ...fields,
+    keyArn: key.keyArn,
+    keyKind: key.keyKind,
+    createdAt: new Date().toISOString(),
+  } as T
   await config.storage.put(path, Buffer.from(`${JSON.stringify(record, null, 2)}\n`))
   return { record, key }
 }
