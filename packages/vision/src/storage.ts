@@ -4,7 +4,7 @@
  * ciphertext and non-secret metadata (project.json, collection.json).
  */
 import { randomUUID } from 'node:crypto'
-import { createWriteStream, type Dirent } from 'node:fs'
+import type { Dirent } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -124,12 +124,15 @@ export class FileStorage implements VisionStorage {
           await handle.close()
         }
       } else {
-        await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o600 }))
-        const handle = await open(temp, 'r')
+        // Create the temp file before streaming: a write stream opened lazily could create it after a failed
+        // source was already cleaned up, leaving it behind.
+        const handle = await open(temp, 'wx', 0o600)
+        await pipeline(body, handle.createWriteStream())
+        const synced = await open(temp, 'r')
         try {
-          await handle.sync()
+          await synced.sync()
         } finally {
-          await handle.close()
+          await synced.close()
         }
       }
       await rename(temp, path)
