@@ -1,6 +1,6 @@
 /**
  * Streaming throughput over a large object (64 MiB by default) fed in 64 KiB chunks: raw AES-256-GCM in a
- * Transform (the limit), our encryptStream/decryptStream (default 256 KiB frames), and the ESDK's streams
+ * Transform (the limit), our encryptStream/decryptStream (default 1 MiB frames), and the ESDK's streams
  * (committing non-signing suite, its default 4 KiB frames). Median MB/s (MB = 10^6 bytes) of plaintext.
  */
 import { randomBytes } from 'node:crypto'

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { PassThrough, Writable } from 'node:stream'
 import { CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms'
 import { ExitCode, exitCodeFor, parsePairs, printable, VERSION } from '@kms-envelope/cli'
+import { inspect } from '@kms-envelope/core'
 import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { cli, type Harness, startKms, tempDir } from './helpers.js'
@@ -299,11 +300,13 @@ describe('failures leave no output file', () => {
   })
 
   it('stdout: frames stream out as they authenticate; --buffer holds everything back until the end', async () => {
-    const ct = await encryptFile(randomBytes(700_000))
+    const ct = await encryptFile(randomBytes(2_700_000))
+    const { frameLength } = inspect(ct)
+    expect(2_700_000).toBeGreaterThan(2 * frameLength) // two full frames, then the final one
     ct[ct.length - 40]! ^= 1
     const streamed = await cli(['decrypt', ...kmsArgs(), '--key', h.keyArn], { env: h.env, stdin: ct })
     expect(streamed.code).toBe(ExitCode.Integrity)
-    expect(streamed.stdout.length).toBe(2 * 262_144) // the two authentic frames before the bad one
+    expect(streamed.stdout.length).toBe(2 * frameLength) // the two authentic frames before the bad one
     const buffered = await cli(['decrypt', ...kmsArgs(), '--key', h.keyArn, '--buffer'], {
       env: h.env,
       stdin: ct,

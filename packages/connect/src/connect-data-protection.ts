@@ -50,7 +50,7 @@ export interface RecordingOptions {
    * call), still bound to the account.
    */
   readonly plaintextLength?: number
-  /** Plaintext bytes per frame (default core's 256 KiB). Memory use is about one frame. */
+  /** Plaintext bytes per frame (default core's 1 MiB). Memory use is about one frame. */
   readonly frameLength?: number
   /** Called as bytes go through the pipeline. */
   readonly onProgress?: (progress: RecordingProgress) => void

@@ -43,7 +43,7 @@ export interface EnvelopeOptions {
    * 2^20 messages and 2^40 bytes per data key, 1000 entries.
    */
   readonly cache?: Partial<CacheLimits> | false
-  /** Plaintext bytes per frame for streams. Default 256 KiB (fewer per-frame GCM setups; memory stays one frame), at most 16 MiB. */
+  /** Plaintext bytes per frame for streams. Default 1 MiB (few per-frame GCM setups; memory stays one frame), at most 16 MiB. */
   readonly frameLength?: number
   /** Largest non-framed message `decryptStream` will buffer. Default 64 MiB. */
   readonly maxSingleMessageBytes?: number
@@ -82,7 +82,7 @@ export interface DecryptOptions {
 
 /** Options of {@link Envelope.encryptStream}. */
 export interface EncryptStreamOptions extends EncryptOptions {
-  /** Plaintext bytes per frame. Default: the envelope's frameLength (256 KiB). */
+  /** Plaintext bytes per frame. Default: the envelope's frameLength (1 MiB). */
   readonly frameLength?: number
   /**
    * Total plaintext length, if known: the stream then uses the data-key cache (counting one message of this
@@ -107,7 +107,7 @@ function checkFrameLength(frameLength: number): number {
   if (!Number.isInteger(frameLength) || frameLength < 1 || frameLength > MAX_FRAME_LENGTH) {
     throw new ConfigurationError(
       `frameLength ${frameLength} is out of range.`,
-      `Use 1..${MAX_FRAME_LENGTH} (default 262144).`,
+      `Use 1..${MAX_FRAME_LENGTH} (default ${DEFAULT_FRAME_LENGTH}).`,
     )
   }
   return frameLength

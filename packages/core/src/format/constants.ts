@@ -41,8 +41,13 @@ export const NONCE_LENGTH = 12
 export const TAG_LENGTH = 16
 export const COMMITMENT_LENGTH = 32
 
-/** Default plaintext bytes per frame for streams. */
-export const DEFAULT_FRAME_LENGTH = 256 * 1024
+/**
+ * Default plaintext bytes per frame for streams: 1 MiB, as Tink's AES256_GCM_HKDF_1MB streaming AEAD. A reader
+ * holds one frame before releasing it; fewer frames mean fewer per-frame GCM contexts for the garbage
+ * collector (streaming 1 GiB peaked at 101–107 MiB RSS with 1 MiB frames, 121–135 MiB with 256 KiB, raw
+ * AES-256-GCM 99–111 MiB). Pass a smaller `frameLength` when plaintext must flow sooner (live media).
+ */
+export const DEFAULT_FRAME_LENGTH = 1024 * 1024
 /** Frames are at most 16 MiB of plaintext. */
 export const MAX_FRAME_LENGTH = 16 * 1024 * 1024
 /** Frame sequence numbers are u32; at most 2^32 - 1 frames per message. */
