@@ -193,13 +193,7 @@ describe('createDomain and objects', () => {
 
   it('two processes creating the same domain at once: one wins, and its grants survive', async () => {
     const keyArn = await w.newKey()
-    const { ProfileDomains } = await import('../src/index.js')
-    const other = new ProfileDomains({
-      kms: w.service,
-      servicePrincipal: SERVICE_ROLE,
-      store: w.store,
-      keyStore: w.keyStore,
-    })
+    const other = w.otherProcess()
     const results = await Promise.allSettled([
       w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer }),
       other.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer }),
@@ -488,14 +482,7 @@ describe('switchKey', () => {
     const oldKey = await w.newKey('old')
     const newKey = await w.newKey('new')
     await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: oldKey, customerKms: w.customer })
-    const { ProfileDomains } = await import('../src/index.js')
-    const other = new ProfileDomains({
-      kms: w.service,
-      servicePrincipal: SERVICE_ROLE,
-      store: w.store,
-      keyStore: w.keyStore,
-      cache: false,
-    })
+    const other = w.otherProcess({ cache: false })
     const otherRetail = await other.domain('retail-eu') // holds the record before the switch
     const retail = await w.domains.domain('retail-eu')
     await retail.putObject('_profile', 'p-1', profile)
@@ -507,13 +494,7 @@ describe('switchKey', () => {
     const oldKey = await w.newKey('old')
     const newKey = await w.newKey('new')
     await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: oldKey, customerKms: w.customer })
-    const { ProfileDomains } = await import('../src/index.js')
-    const other = new ProfileDomains({
-      kms: w.service,
-      servicePrincipal: SERVICE_ROLE,
-      store: w.store,
-      keyStore: w.keyStore,
-    })
+    const other = w.otherProcess()
     const otherRetail = await other.domain('retail-eu')
     await w.domains.switchKey({ domainName: 'retail-eu', keyArn: newKey, customerKms: w.customer })
     // The old grant is retired: the stale process's GenerateDataKey under the old key is denied, it reloads.
@@ -526,13 +507,7 @@ describe('switchKey', () => {
     const keyA = await w.newKey('a')
     const keyB = await w.newKey('b')
     await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: oldKey, customerKms: w.customer })
-    const { ProfileDomains } = await import('../src/index.js')
-    const other = new ProfileDomains({
-      kms: w.service,
-      servicePrincipal: SERVICE_ROLE,
-      store: w.store,
-      keyStore: w.keyStore,
-    })
+    const other = w.otherProcess()
     const results = await Promise.allSettled([
       w.domains.switchKey({ domainName: 'retail-eu', keyArn: keyA, customerKms: w.customer }),
       other.switchKey({ domainName: 'retail-eu', keyArn: keyB, customerKms: w.customer }),

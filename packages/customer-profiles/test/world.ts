@@ -17,6 +17,8 @@ export interface World {
   readonly store: MemoryProfileStore
   readonly keyStore: MemoryKeyStore
   readonly domains: ProfileDomains
+  /** A second service process: its own ProfileDomains over the same stores and service credentials. */
+  otherProcess(options?: Partial<ProfileDomainsOptions>): ProfileDomains
   newKey(description?: string, keySpec?: 'SYMMETRIC_DEFAULT' | 'RSA_2048'): Promise<string>
   disable(keyArn: string): Promise<void>
   /** The service's live grants on `keyArn`, as the customer lists them. */
@@ -51,6 +53,8 @@ export async function world(options: Partial<ProfileDomainsOptions> = {}): Promi
     store,
     keyStore,
     domains,
+    otherProcess: (more = {}) =>
+      new ProfileDomains({ kms: service, servicePrincipal: SERVICE_ROLE, store, keyStore, ...more }),
     async newKey(description = 'customer key', keySpec = 'SYMMETRIC_DEFAULT') {
       const out = await customer.send(
         new CreateKeyCommand({
