@@ -35,6 +35,8 @@ interface Pending<T extends Zeroizable> {
   promise: Promise<Entry<T>>
   /** Resolves (never rejects) when the load is done. */
   settled: Promise<void>
+  /** Set by purge(): the loaded value is handed to its waiters but not cached. */
+  purged: boolean
 }
 
 function zeroize<T extends Zeroizable>(entry: Entry<T>): void {
@@ -92,7 +94,6 @@ export class DataKeyCache<T extends Zeroizable> {
   /** LRU list: head is least recently used. */
   #head: Entry<T> | undefined
   #tail: Entry<T> | undefined
-  #generation = 0
   #hits = 0
   #misses = 0
   #loads = 0
@@ -152,12 +153,29 @@ export class DataKeyCache<T extends Zeroizable> {
     return this.#decryptSlow(key, load)
   }
 
-  /** Evict every entry now; each is zeroized as soon as its last lease is released. */
-  purge(): void {
-    this.#generation++
-    this.#encryptPending = new Map()
-    this.#decryptPending = new Map()
-    while (this.#head !== undefined) this.#evict(this.#head)
+  /**
+   * Evict every entry now, or only those whose cache key `match` accepts; each is zeroized as soon as its
+   * last lease is released. Loads in flight that match still serve their waiters but are not cached.
+   *
+   * @example
+   * ```ts
+   * cache.purge() // everything
+   * cache.purge((key) => key.startsWith('tenant=acme')) // one partition family
+   * ```
+   */
+  purge(match?: (key: string) => boolean): void {
+    for (const pendingMap of [this.#encryptPending, this.#decryptPending]) {
+      for (const [key, pending] of pendingMap) {
+        if (match !== undefined && !match(key)) continue
+        pending.purged = true
+        pendingMap.delete(key)
+      }
+    }
+    for (let e = this.#head; e !== undefined; ) {
+      const next = e.next
+      if (match === undefined || match(e.key)) this.#evict(e)
+      e = next
+    }
   }
 
   /** Counters: hits, misses, loads (keyring calls), evictions, entries. */
@@ -230,8 +248,7 @@ export class DataKeyCache<T extends Zeroizable> {
     load: Load<T>,
   ): Pending<T> {
     this.#loads++
-    const generation = this.#generation
-    const pending = { messages: 0, bytes: 0, waiters: 0 } as Pending<T>
+    const pending = { messages: 0, bytes: 0, waiters: 0, purged: false } as Pending<T>
     pending.promise = (async () => {
       let loaded: Loaded<T>
       try {
@@ -252,8 +269,8 @@ export class DataKeyCache<T extends Zeroizable> {
         pending.bytes,
         pending.waiters,
       )
-      // Postcondition: cache only a live value of the current generation (not one loaded across purge()).
-      if (generation === this.#generation && now < expiresAt) this.#insert(entry)
+      // Postcondition: cache only a live value that no purge() covered while it loaded.
+      if (!pending.purged && now < expiresAt) this.#insert(entry)
       else entry.evicted = true
       return entry
     })()

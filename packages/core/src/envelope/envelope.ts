@@ -330,9 +330,33 @@ export class Envelope {
     return this.#cache.stats()
   }
 
-  /** Drop every cached data key now, zeroizing each as soon as no operation uses it. */
-  purge(): void {
-    this.#cache.purge()
+  /**
+   * Drop cached data keys now, zeroizing each as soon as no operation uses it: all of them, or only those of
+   * one scope (`{ scope }`, for keyrings with `dataKeyScope`, e.g. after `KeyHierarchy#destroyScope`), so
+   * other scopes keep their warm keys.
+   *
+   * @example
+   * ```ts
+   * await hierarchy.destroyScope('tenant-42', { reason: 'account closed' })
+   * envelope.purge({ scope: 'tenant-42' }) // in every process that encrypts or decrypts for it
+   * ```
+   */
+  purge(options: { readonly scope?: string } = {}): void {
+    const { scope } = options
+    if (scope === undefined) {
+      this.#cache.purge()
+      return
+    }
+    // Precondition: a scoped purge needs a keyring whose data keys are per scope.
+    if (this.#keyring.dataKeyScope === undefined) {
+      throw new ConfigurationError(
+        'purge({ scope }) needs a keyring with scoped data keys (a scope keyring); this keyring caches per context.',
+        'Call purge() with no argument to drop every cached data key.',
+      )
+    }
+    const encryptKey = `${this.#keyring.partition}\u0001${scope}`
+    const decryptPrefix = `\u0001${scope}\u0000`
+    this.#cache.purge((key) => key === encryptKey || key.startsWith(decryptPrefix))
   }
 
   /**

@@ -14,7 +14,7 @@ export interface KeyCache<T extends Zeroizable> {
     load: () => Promise<{ value: T; notAfter?: number }>,
   ): Promise<KeyLease<T>>
   acquireDecrypt(key: string, load: () => Promise<{ value: T; notAfter?: number }>): Promise<KeyLease<T>>
-  purge(): void
+  purge(match?: (key: string) => boolean): void
   stats(): CacheStats
 }
 

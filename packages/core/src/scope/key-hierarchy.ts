@@ -74,8 +74,8 @@ function info(record: ScopeKeyVersion): ScopeKeyInfo {
  * Crypto-shredding and its limits: destroying a version deletes its wrapped key from the store and keeps a
  * tombstone, so decryption fails with `KeyDestroyedError` (saying when and by whom) for anyone using the
  * store, even with full KMS access. A process that had the key cached keeps it until the cache entry
- * expires (the envelope cache's maxAge, 5 min by default) or `envelope.purge()` is called — call it in
- * every process after a destruction. A backup or replica of the store still holds the wrapped key: anyone
+ * expires (the envelope cache's maxAge, 5 min by default) or `envelope.purge({ scope })` is called — call it
+ * in every process after a destruction. A backup or replica of the store still holds the wrapped key: anyone
  * who has such a copy and can use the root KMS key can still unwrap it. Shredding is complete once the
  * backups holding it have aged out, or once the root key can no longer unwrap it (the key is scheduled for
  * deletion and deleted, or its policy/grants deny Decrypt to everyone).
@@ -90,7 +90,7 @@ function info(record: ScopeKeyVersion): ScopeKeyInfo {
  * const envelope = new Envelope({ keyring: hierarchy.keyring({ contextKey: 'instance' }) })
  * const ct = await envelope.encryptJson({ phone: '+1 555 0100' }, { context: { instance: 'i-123' } })
  * await hierarchy.destroyScope('i-123', { reason: 'customer left' }) // ct is now unreadable
- * envelope.purge()
+ * envelope.purge({ scope: 'i-123' }) // drop this process's cached key; other instances stay warm
  * ```
  */
 export class KeyHierarchy {

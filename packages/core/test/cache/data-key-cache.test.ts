@@ -369,6 +369,32 @@ describe('DataKeyCache leases and zeroization', () => {
     expect(key.wiped).toBe(true)
   })
 
+  it('purge(match) evicts only matching entries and matching loads in flight', async () => {
+    const cache = new DataKeyCache<Key>()
+    const { load, made } = loader()
+    ;(await cache.acquireEncrypt('keep', 1, load)).release()
+    ;(await cache.acquireEncrypt('drop', 1, load)).release()
+    ;(await cache.acquireDecrypt('drop:d', load)).release()
+    let resolve!: (k: { value: Key }) => void
+    const slow = () => new Promise<{ value: Key }>((r) => (resolve = r))
+    const inFlight = cache.acquireDecrypt('drop:slow', slow)
+    cache.purge((key) => key.startsWith('drop'))
+    expect(made.map((k) => k.wiped)).toEqual([false, true, true])
+    expect(cache.stats().entries).toBe(1)
+    const late = new Key(9)
+    resolve({ value: late })
+    const lease = await inFlight
+    expect(lease.value).toBe(late)
+    expect(cache.stats().entries).toBe(1)
+    lease.release()
+    expect(late.wiped).toBe(true)
+    // The kept entry still serves without a load.
+    const kept = await cache.acquireEncrypt('keep', 1, load)
+    expect(kept.value).toBe(made[0])
+    kept.release()
+    expect(made.length).toBe(3)
+  })
+
   it('an entry expiring while leased is wiped only after release', async () => {
     const c = clock()
     const cache = new DataKeyCache<Key>({ maxAgeMs: 10 }, { now: c.now })
@@ -485,25 +511,6 @@ describe('DataKeyCache leases and zeroization', () => {
       ),
       { numRuns: 300 },
     )
-  })
-})
-
-describe('DataKeyCache speed', () => {
-  it('a warm encrypt hit + release costs well under a microsecond', async () => {
-    const cache = new DataKeyCache<Key>()
-    const { load } = loader()
-    ;(await cache.acquireEncrypt('p', 1, load)).release()
-    const n = 200_000
-    const run = async () => {
-      const t0 = process.hrtime.bigint()
-      for (let i = 0; i < n; i++) (await cache.acquireEncrypt('p', 1, load)).release()
-      return Number(process.hrtime.bigint() - t0) / n
-    }
-    await run()
-    const ns = await run()
-    console.log(`warm acquireEncrypt+release: ${ns.toFixed(0)} ns/op (including await)`)
-    // Generous bound for a shared CI machine; measured figure is printed above.
-    expect(ns).toBeLessThan(5000)
   })
 })
 

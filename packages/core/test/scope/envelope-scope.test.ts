@@ -165,6 +165,37 @@ describe('Envelope with scope keys', () => {
     await expect(envelope.encrypt('more')).rejects.toBeInstanceOf(KeyDestroyedError)
   })
 
+  it('purge({ scope }) drops only that scope: the other scopes stay warm, the purged scope loads again', async () => {
+    const { hierarchy } = setup(3_600_000)
+    const envelope = envelopeFor(hierarchy.keyring({ contextKey: 't' }))
+    // 'a' and 'ab' share a prefix: a scoped purge must match whole scope ids.
+    const ids = ['a', 'ab', 'b']
+    const cts = new Map<string, Uint8Array>()
+    for (const t of ids) cts.set(t, await envelope.encrypt(`for ${t}`, { context: { t } }))
+    for (const t of ids) expect(await envelope.decryptString(cts.get(t)!)).toBe(`for ${t}`)
+    const entries = envelope.stats().entries
+    expect(entries).toBe(2 * ids.length)
+    await hierarchy.destroyScope('a', { actor: 'dpo', reason: 'erasure' })
+    envelope.purge({ scope: 'a' })
+    expect(envelope.stats().entries).toBe(entries - 2)
+    const kmsCalls = kms.calls.length
+    // The other scopes read and write from the cache: no KMS call, no store read that fails.
+    for (const t of ['ab', 'b']) {
+      expect(await envelope.decryptString(cts.get(t)!)).toBe(`for ${t}`)
+      await envelope.encrypt('more', { context: { t } })
+    }
+    expect(kms.calls.length).toBe(kmsCalls)
+    await expect(envelope.decrypt(cts.get('a')!)).rejects.toBeInstanceOf(KeyDestroyedError)
+    await expect(envelope.encrypt('more', { context: { t: 'a' } })).rejects.toBeInstanceOf(KeyDestroyedError)
+  })
+
+  it('purge({ scope }) refuses a keyring without scoped data keys', async () => {
+    const { hierarchy } = setup()
+    // Watching hides dataKeyScope: the envelope caches per context, so there is no scope to purge.
+    const envelope = envelopeFor(new Watching(hierarchy.keyring('cust')))
+    expect(() => envelope.purge({ scope: 'cust' })).toThrow(/purge\(\) with no argument/)
+  })
+
   it('tamper: pointing a message at another version or scope fails (commitment / KMS binding), never plaintext', async () => {
     const { hierarchy } = setup()
     const envelope = envelopeFor(hierarchy.keyring({ contextKey: 't' }))
