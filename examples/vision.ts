@@ -69,7 +69,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     )
     const calls = project.kmsCalls()
     log(
-      `KMS calls: ${calls.generateDataKey} GenerateDataKey (one data key per object: 5 images, manifest, model), ${calls.decrypt} Decrypt`,
+      `KMS calls: ${calls.generateDataKey} GenerateDataKey (one data key for the 5 images of the dataset, one for the manifest, one for the model), ${calls.decrypt} Decrypt`,
     )
 
     // 4. Failures: an asymmetric key is refused; a copy moved to another image's path fails its context check.
@@ -97,8 +97,9 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     for (const [i, v] of embeddings.entries()) await faces.indexFace(v, `badge-${1000 + i}`)
     const probe = embeddings[2]!.map((x) => x + (Math.random() - 0.5) * 0.02)
     const [best] = await faces.searchFaces(probe, { threshold: 90, maxResults: 1 })
+    const faceCalls = faces.kmsCalls()
     log(
-      `face search: ${best?.externalImageId} at ${best?.similarity.toFixed(2)}% (${(await faces.listFaces()).length} faces, each its own encrypted record)`,
+      `face search: ${best?.externalImageId} at ${best?.similarity.toFixed(2)}% (${(await faces.listFaces()).length} faces, each its own encrypted record; ${faceCalls.generateDataKey} GenerateDataKey, ${faceCalls.decrypt} Decrypt)`,
     )
     await faces.delete()
   } finally {

@@ -2,7 +2,8 @@
  * A Rekognition-style face collection. Rekognition stores face vectors as plain float arrays ("The data is
  * not further encrypted", per its documentation); this collection encrypts each face record (vector and
  * external image id) as its own message, with the encryption context {collection, faceId}, and decrypts
- * the vectors only in memory, for the duration of a search.
+ * the vectors only in memory, for the duration of a search. The faces of one collection share a cached data
+ * key (within the cache's limits), so indexing or searching N faces costs one KMS call, not N.
  */
 import { randomUUID } from 'node:crypto'
 import {
@@ -21,6 +22,7 @@ import {
   openResource,
   type ProtectionKey,
   type ResourceRecord,
+  SHARED_DATA_KEY,
   type VisionServiceConfig,
 } from './protection.js'
 import { assertFaceVector, similarity } from './similarity.js'
@@ -134,6 +136,8 @@ export class FaceCollection {
   readonly #config: VisionServiceConfig
   readonly #envelope: Envelope
   readonly #keyring: KmsKeyring
+  /** Whether the faces of the collection share a data key (the cache is on). */
+  readonly #shared: boolean
 
   private constructor(config: VisionServiceConfig, record: CollectionRecord, key: ProtectionKey) {
     this.#config = config
@@ -141,9 +145,10 @@ export class FaceCollection {
     this.dimension = record.dimension
     this.keyArn = key.keyArn
     this.keyKind = key.keyKind
-    const { envelope, keyring } = envelopeFor(config, key)
+    const { envelope, keyring, shared } = envelopeFor(config, key)
     this.#envelope = envelope
     this.#keyring = keyring
+    this.#shared = shared
   }
 
   /**
@@ -220,7 +225,10 @@ export class FaceCollection {
     for (let i = 0; i < vector.length; i++) plaintext.writeFloatLE(vector[i]!, offset + i * 4)
     let ciphertext: Uint8Array
     try {
-      ciphertext = await this.#envelope.encrypt(plaintext, { context: this.#faceContext(faceId) })
+      const context: EncryptionContext = this.#shared
+        ? { ...this.#faceContext(faceId), [SHARED_DATA_KEY]: 'per-collection' }
+        : this.#faceContext(faceId)
+      ciphertext = await this.#envelope.encrypt(plaintext, { context })
     } finally {
       plaintext.fill(0)
     }
@@ -366,6 +374,7 @@ export class FaceCollection {
   #faceKey(faceId: string): string {
     return `${prefixOf(this.collectionId)}/faces/${faceId}.face.kenv`
   }
+  /** The pairs every record of this face has (a record under a shared data key also has SHARED_DATA_KEY). */
   #faceContext(faceId: string): EncryptionContext {
     return { collection: this.collectionId, object: 'face', faceId }
   }

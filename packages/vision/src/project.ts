@@ -2,7 +2,9 @@
  * A Lookout for Vision (or Rekognition Custom Labels) project: encrypted copies of the training and test
  * images (the source files are only read), an encrypted manifest per dataset, and encrypted model versions.
  * Every object is its own kms-envelope message under the project's KMS key, with an encryption context
- * naming the project, the kind of object and the object itself, checked on every read.
+ * naming the project, the kind of object and the object itself, checked on every read. The images of one
+ * dataset share a cached data key (within the cache's limits): a copy of N images costs one GenerateDataKey,
+ * not N.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, type Dirent, type Stats } from 'node:fs'
@@ -32,6 +34,7 @@ import {
   openResource,
   type ProtectionKey,
   type ResourceRecord,
+  SHARED_DATA_KEY,
   type VisionServiceConfig,
 } from './protection.js'
 
@@ -173,6 +176,8 @@ export class VisionProject {
   readonly #config: VisionServiceConfig
   readonly #envelope: Envelope
   readonly #keyring: KmsKeyring
+  /** Whether the images of a dataset share a data key (the cache is on). */
+  readonly #shared: boolean
   #queue: Promise<unknown> = Promise.resolve()
 
   private constructor(config: VisionServiceConfig, name: string, key: ProtectionKey) {
@@ -180,9 +185,10 @@ export class VisionProject {
     this.name = name
     this.keyArn = key.keyArn
     this.keyKind = key.keyKind
-    const { envelope, keyring } = envelopeFor(config, key)
+    const { envelope, keyring, shared } = envelopeFor(config, key)
     this.#envelope = envelope
     this.#keyring = keyring
+    this.#shared = shared
   }
 
   /**
@@ -316,10 +322,15 @@ export class VisionProject {
         )
       },
     })
+    // The known length lets the stream take the dataset's cached data key (the flush check above refuses a
+    // copy whose length differs, so the cache's byte count is the stored bytes).
+    const context: EncryptionContext = this.#shared
+      ? { ...this.#imageContext(dataset, image), [SHARED_DATA_KEY]: 'per-dataset' }
+      : this.#imageContext(dataset, image)
     await pipeline(
       createReadStream(file, { flags: 'r' }),
       digest,
-      this.#envelope.encryptStream({ context: this.#imageContext(dataset, image) }),
+      this.#envelope.encryptStream({ context, plaintextLength: before.size }),
       (encrypted: AsyncIterable<Uint8Array>) => this.#config.storage.put(key, encrypted),
     )
     return {
@@ -520,6 +531,7 @@ export class VisionProject {
   #modelKey(version: number): string {
     return `${prefixOf(this.name)}/models/${version}.model.kenv`
   }
+  /** The pairs every copy of this image has (a copy written with a shared data key also has SHARED_DATA_KEY). */
   #imageContext(dataset: DatasetType, image: string): EncryptionContext {
     return { project: this.name, object: 'image', dataset, image }
   }

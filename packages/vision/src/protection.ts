@@ -7,9 +7,14 @@ import type { KMSClient } from '@aws-sdk/client-kms'
 import {
   ConfigurationError,
   customerManagedKey,
+  type DecryptedDataKey,
+  type EncryptedDataKey,
+  type EncryptionContext,
   Envelope,
   type EnvelopeOptions,
+  type GeneratedDataKey,
   type KeyOwnership,
+  type Keyring,
   KmsKeyring,
   serviceOwnedKey,
   validateKey,
@@ -41,7 +46,12 @@ export interface VisionServiceConfig {
   readonly serviceKeyArn: string
   /** Grant tokens sent with every KMS call (a customer key used through a fresh grant). */
   readonly grantTokens?: readonly string[]
-  /** Data-key cache limits (core's), or `false` for one data key per object and no cached plaintext keys. */
+  /**
+   * Data-key cache limits (core's). With the cache on (the default), the images of one dataset share a data
+   * key, and so do the faces of one collection, within these limits (age, messages and bytes per data key).
+   * `false`: one data key per object (one GenerateDataKey each, the object named in the KMS context) and no
+   * cached plaintext keys.
+   */
   readonly cache?: EnvelopeOptions['cache']
 }
 
@@ -126,18 +136,80 @@ function serviceKey(config: VisionServiceConfig) {
   return serviceOwnedKey(config.serviceKeyArn)
 }
 
-/** @internal An envelope whose data keys come from exactly this KMS key (strict decrypt). */
+/**
+ * @internal The context pair that marks a message whose data key is shared: `per-dataset` for the images
+ * of one dataset, `per-collection` for the faces of one collection. Such a message names its object (image
+ * path, face id) in its own authenticated context, but KMS binds only the rest ({@link kmsContext}), so one
+ * GenerateDataKey (and one Decrypt) serves many objects, as with S3 Bucket Keys.
+ */
+export const SHARED_DATA_KEY = 'data-key'
+
+/** Pairs that name one object: authenticated by the message, not sent to KMS when the data key is shared. */
+const PER_OBJECT_PAIRS: readonly string[] = ['image', 'faceId']
+
+/**
+ * @internal The part of a message's context that goes to KMS (and that its data key depends on): the whole
+ * context, except that a message marked {@link SHARED_DATA_KEY} leaves out its per-object pairs.
+ */
+export function kmsContext(context: EncryptionContext): EncryptionContext {
+  if (context[SHARED_DATA_KEY] === undefined) return context
+  const bound: Record<string, string> = { ...context }
+  for (const pair of PER_OBJECT_PAIRS) delete bound[pair]
+  return bound
+}
+
+/**
+ * A KMS keyring whose data keys depend only on {@link kmsContext}: it sends that part to KMS and tells
+ * core's envelope (`dataKeyScope`) that it is the data key's scope, so the cache holds one data key per
+ * dataset or collection instead of one per object. Every pair, the per-object ones included, is still
+ * authenticated by each message (its header is the additional data of every frame), and every read checks
+ * the object's pairs before any KMS call.
+ */
+class VisionKeyring implements Keyring {
+  readonly partition: string
+  readonly #kms: KmsKeyring
+
+  constructor(kms: KmsKeyring) {
+    this.#kms = kms
+    this.partition = `vision:${kms.partition}`
+  }
+
+  generateDataKey(context: EncryptionContext): Promise<GeneratedDataKey> {
+    return this.#kms.generateDataKey(kmsContext(context))
+  }
+
+  decryptDataKey(
+    encryptedDataKeys: readonly EncryptedDataKey[],
+    context: EncryptionContext,
+  ): Promise<DecryptedDataKey> {
+    return this.#kms.decryptDataKey(encryptedDataKeys, kmsContext(context))
+  }
+
+  dataKeyScope(context: EncryptionContext): string {
+    const pairs = Object.entries(kmsContext(context)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return JSON.stringify(pairs)
+  }
+}
+
+/**
+ * @internal An envelope whose data keys come from exactly this KMS key (strict decrypt); `keyring` is the
+ * KMS keyring (for its call counts), `shared` says whether objects marked {@link SHARED_DATA_KEY} share a
+ * data key (the cache is on).
+ */
 export function envelopeFor(
   config: VisionServiceConfig,
   key: ProtectionKey,
-): { envelope: Envelope; keyring: KmsKeyring } {
+): { envelope: Envelope; keyring: KmsKeyring; shared: boolean } {
   const keyring = new KmsKeyring({
     client: config.kms,
     generatorKeyId: key.keyArn,
     ...grantTokensOf(config),
   })
-  const envelope = new Envelope({ keyring, ...(config.cache === undefined ? {} : { cache: config.cache }) })
-  return { envelope, keyring }
+  const envelope = new Envelope({
+    keyring: new VisionKeyring(keyring),
+    ...(config.cache === undefined ? {} : { cache: config.cache }),
+  })
+  return { envelope, keyring, shared: config.cache !== false }
 }
 
 /** Read a resource's metadata file (non-secret JSON: names and the key ARN). */

@@ -48,7 +48,12 @@ describe('FaceCollection', () => {
     const ct = readFileSync(facePath('staff', ids[2]!))
     expect(ct.includes('badge-3')).toBe(false)
     expect(ct.includes(Buffer.from(vec(3).buffer))).toBe(false)
-    expect(inspect(ct).context).toEqual({ collection: 'staff', object: 'face', faceId: ids[2] })
+    expect(inspect(ct).context).toEqual({
+      collection: 'staff',
+      object: 'face',
+      faceId: ids[2],
+      'data-key': 'per-collection',
+    })
     expect(inspect(ct).encryptedDataKeys[0]!.keyId).toBe(w.serviceKeyArn)
 
     // The same face, slightly perturbed, is the best match.

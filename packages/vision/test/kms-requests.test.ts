@@ -54,7 +54,7 @@ describe('KMS requests', () => {
     expect(await storage.list('projects')).toEqual([])
   })
 
-  it('each image copy asks KMS for a data key under the project key with the image context', async () => {
+  it('the images of a dataset share one data key under the project key; KMS sees the dataset context', async () => {
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: meta(CUSTOMER_KEY) })
     kms.on(GenerateDataKeyCommand).callsFake(() => ({
       Plaintext: randomBytes(32),
@@ -64,6 +64,7 @@ describe('KMS requests', () => {
     const src = join(dir, 'src')
     mkdirSync(join(src, 'normal'), { recursive: true })
     writeFileSync(join(src, 'normal', 'a.png'), 'a')
+    writeFileSync(join(src, 'normal', 'b.png'), 'b')
     const project = await VisionProject.create({
       kms: client,
       storage: new FileStorage({ directory: join(dir, 'store') }),
@@ -78,7 +79,7 @@ describe('KMS requests', () => {
       {
         KeyId: CUSTOMER_KEY,
         KeySpec: 'AES_256',
-        EncryptionContext: { project: 'pcb', object: 'image', dataset: 'train', image: 'normal/a.png' },
+        EncryptionContext: { project: 'pcb', object: 'image', dataset: 'train', 'data-key': 'per-dataset' },
         GrantTokens: ['token-1'],
       },
       {
