@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { createCipheriv, createDecipheriv, type DecipherGCM } from 'node:crypto'
 import { frameIv } from '../crypto/nonce.js'
 import { TamperedCiphertextError } from '../errors/errors.js'
 import { TAG_LENGTH } from '../format/constants.js'
@@ -43,6 +43,64 @@ export function sealFrame(
 }
 
 /**
+ * Decrypts one frame piece by piece as its ciphertext arrives, keeping the plaintext until the tag
+ * authenticates it: a stream then holds one frame of plaintext, not also its ciphertext. Nothing it decrypted
+ * leaves it before {@link FrameOpener.finish} verified the tag; on failure or {@link FrameOpener.abort} the
+ * held plaintext is wiped.
+ */
+export class FrameOpener {
+  readonly #decipher: DecipherGCM
+  readonly #sequence: number
+  #plain: Buffer[] = []
+
+  constructor(
+    messageKey: Uint8Array,
+    nonce: Uint8Array,
+    header: Uint8Array,
+    sequence: number,
+    final: boolean,
+  ) {
+    this.#sequence = sequence
+    this.#decipher = createDecipheriv('aes-256-gcm', messageKey, frameIv(nonce, sequence), {
+      authTagLength: TAG_LENGTH,
+    })
+    this.#decipher.setAAD(header)
+    this.#decipher.setAAD(sequence === 0 && final ? SINGLE_SUFFIX : frameAadSuffix(sequence, final))
+  }
+
+  /** Decrypt the next piece of ciphertext (held, not released). */
+  update(piece: Uint8Array): void {
+    const plain = this.#decipher.update(piece)
+    if (plain.length > 0) this.#plain.push(plain)
+  }
+
+  /** Check the tag; returns the frame's plaintext, or wipes it and throws TamperedCiphertextError. */
+  finish(tag: Uint8Array): Buffer[] {
+    try {
+      // Precondition: a full-length tag (GCM would otherwise accept truncated tags).
+      if (tag.length !== TAG_LENGTH) throw new TamperedCiphertextError('The authentication tag is truncated.')
+      this.#decipher.setAuthTag(tag)
+      const rest = this.#decipher.final()
+      if (rest.length > 0) this.#plain.push(rest)
+    } catch (cause) {
+      // Postcondition: no unauthenticated plaintext survives.
+      this.abort()
+      if (cause instanceof TamperedCiphertextError) throw cause
+      throw new TamperedCiphertextError(`Frame ${this.#sequence} failed authentication.`, { cause })
+    }
+    const out = this.#plain
+    this.#plain = []
+    return out
+  }
+
+  /** Wipe what was decrypted so far (the frame will not be finished). */
+  abort(): void {
+    for (const b of this.#plain) b.fill(0)
+    this.#plain = []
+  }
+}
+
+/**
  * Decrypt and authenticate one frame. Returns the plaintext only after the tag verified; on failure the
  * partial plaintext is wiped and TamperedCiphertextError is thrown.
  */
@@ -55,26 +113,9 @@ export function openFrame(
   pieces: readonly Uint8Array[],
   tag: Uint8Array,
 ): Buffer[] {
-  // Precondition: a full-length tag (GCM would otherwise accept truncated tags).
+  // Precondition: a full-length tag, checked before any work.
   if (tag.length !== TAG_LENGTH) throw new TamperedCiphertextError('The authentication tag is truncated.')
-  const decipher = createDecipheriv('aes-256-gcm', messageKey, frameIv(nonce, sequence), {
-    authTagLength: TAG_LENGTH,
-  })
-  decipher.setAAD(header)
-  decipher.setAAD(sequence === 0 && final ? SINGLE_SUFFIX : frameAadSuffix(sequence, final))
-  decipher.setAuthTag(tag)
-  const out: Buffer[] = []
-  for (const piece of pieces) {
-    const plain = decipher.update(piece)
-    if (plain.length > 0) out.push(plain)
-  }
-  try {
-    const rest = decipher.final()
-    if (rest.length > 0) out.push(rest)
-  } catch (cause) {
-    // Postcondition: no unauthenticated plaintext survives.
-    for (const b of out) b.fill(0)
-    throw new TamperedCiphertextError(`Frame ${sequence} failed authentication.`, { cause })
-  }
-  return out
+  const opener = new FrameOpener(messageKey, nonce, header, sequence, final)
+  for (const piece of pieces) opener.update(piece)
+  return opener.finish(tag)
 }

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream'
-import { openFrame } from '../envelope/frame.js'
+import { FrameOpener, openFrame } from '../envelope/frame.js'
 import { LimitExceededError, MalformedCiphertextError, TruncatedCiphertextError } from '../errors/errors.js'
 import { ContentType, FrameMarker, MAX_FRAMES, TAG_LENGTH } from '../format/constants.js'
 import { IncompleteHeader, type MessageHeader, parseHeader } from '../format/header.js'
@@ -10,7 +10,8 @@ export type OpenKeyResolver = (header: MessageHeader) => Promise<Buffer>
 /**
  * A Node.js Transform that decrypts a message produced by `encryptStream` (or `encrypt`). Each frame's
  * plaintext is pushed only after that frame authenticated; the stream fails with TruncatedCiphertextError
- * if the input ends before the final frame. Memory use is one frame. Obtained from `Envelope#decryptStream`.
+ * if the input ends before the final frame. Ciphertext is decrypted as it arrives, so memory use is one frame of
+ * plaintext (held until its tag verifies) plus the chunk being read. Obtained from `Envelope#decryptStream`.
  */
 export class DecryptStream extends Transform {
   readonly #resolve: OpenKeyResolver
@@ -23,8 +24,8 @@ export class DecryptStream extends Transform {
   #buffered = 0
   #sequence = 0
   #done = false
-  /** Length of the current frame's ciphertext once its marker (and length) were read. */
-  #frame: { final: boolean; length: number } | undefined
+  /** The frame being read once its marker (and length) were: ciphertext bytes still to come, and its opener. */
+  #frame: { final: boolean; remaining: number; opener: FrameOpener } | undefined
 
   constructor(resolve: OpenKeyResolver, maxSingleBytes: number) {
     super()
@@ -83,6 +84,7 @@ export class DecryptStream extends Transform {
 
   #wipe(): void {
     this.#key?.fill(0)
+    this.#frame?.opener.abort()
   }
 
   #accept(bytes: Buffer, callback: TransformCallback): void {
@@ -134,49 +136,64 @@ export class DecryptStream extends Transform {
     return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)
   }
 
-  /** Decrypt the next frame if it is fully buffered; returns whether one was decrypted. */
+  /**
+   * Read the next frame as far as the buffered bytes go: its ciphertext is decrypted as it arrives (held, not
+   * released), and once its tag is here the frame is authenticated and released. Returns whether a frame was
+   * completed.
+   */
   #nextFrame(): boolean {
     if (this.#done) return false
     const header = this.#header!
     if (!this.#frame) {
       if (this.#buffered < 1) return false
       const marker = this.#chunks[0]![0]
+      let final: boolean
+      let length: number
       if (marker === FrameMarker.Regular) {
-        this.#takeBytes(1)
-        this.#frame = { final: false, length: header.frameLength }
+        final = false
+        length = header.frameLength
       } else if (marker === FrameMarker.Final) {
         if (this.#buffered < 5) return false
-        const head = this.#takeBytes(5)
-        const length = head.readUInt32BE(1)
+        final = true
+        length = this.#takeBytes(5).readUInt32BE(1)
         // Precondition: the final frame is shorter than a regular frame.
         if (length >= header.frameLength)
           throw new MalformedCiphertextError('final frame longer than the frame length')
-        this.#frame = { final: true, length }
       } else {
         throw new MalformedCiphertextError(`unknown frame marker ${marker}`)
       }
+      // Precondition: sequence numbers stay within u32.
+      if (this.#sequence >= MAX_FRAMES) throw new MalformedCiphertextError('too many frames')
+      if (!final) this.#takeBytes(1)
+      const opener = new FrameOpener(this.#key!, header.nonce, header.bytes, this.#sequence, final)
+      this.#frame = { final, remaining: length, opener }
     }
     const frame = this.#frame
-    if (this.#buffered < frame.length + TAG_LENGTH) return false
-    // Precondition: sequence numbers stay within u32.
-    if (this.#sequence >= MAX_FRAMES) throw new MalformedCiphertextError('too many frames')
-    const pieces = this.#take(frame.length)
-    this.#buffered -= frame.length
-    const tag = this.#takeBytes(TAG_LENGTH)
-    const plain = openFrame(
-      this.#key!,
-      header.nonce,
-      header.bytes,
-      this.#sequence++,
-      frame.final,
-      pieces,
-      tag,
-    )
+    while (frame.remaining > 0 && this.#buffered > 0) {
+      const head = this.#chunks[0]!
+      if (head.length <= frame.remaining) {
+        this.#chunks.shift()
+        frame.opener.update(head)
+        frame.remaining -= head.length
+        this.#buffered -= head.length
+      } else {
+        frame.opener.update(head.subarray(0, frame.remaining))
+        this.#chunks[0] = head.subarray(frame.remaining)
+        this.#buffered -= frame.remaining
+        frame.remaining = 0
+      }
+    }
+    if (frame.remaining > 0 || this.#buffered < TAG_LENGTH) return false
     this.#frame = undefined
+    this.#sequence++
+    const plain = frame.opener.finish(this.#takeBytes(TAG_LENGTH))
     if (frame.final) {
       this.#done = true
       // Postcondition: nothing follows the final frame (checked before releasing it when the bytes are here).
-      if (this.#buffered > 0) throw new MalformedCiphertextError('bytes follow the final frame')
+      if (this.#buffered > 0) {
+        for (const p of plain) p.fill(0)
+        throw new MalformedCiphertextError('bytes follow the final frame')
+      }
     }
     for (const p of plain) this.push(p)
     return true

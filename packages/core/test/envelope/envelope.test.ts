@@ -255,6 +255,49 @@ describe('streams', () => {
     }
   })
 
+  it('ciphertext arriving in pieces of any size: frames decrypt as they arrive, a damaged frame is never released', async () => {
+    const envelope = new Envelope({ keyring: new TestKeyring() })
+    const frameLength = 64
+    const data = Buffer.from(Array.from({ length: 3 * frameLength + 11 }, (_, i) => i % 251))
+    const ct = await collect(envelope.encryptStream({ frameLength }), [data])
+    /** Feed `bytes` in pieces of the given sizes (cycled); returns what was released and the error. */
+    const feed = async (bytes: Buffer, sizes: number[]) => {
+      const pieces: Buffer[] = []
+      for (let o = 0, i = 0; o < bytes.length; i++) {
+        const n = sizes[i % sizes.length]!
+        pieces.push(bytes.subarray(o, o + n))
+        o += n
+      }
+      const s = envelope.decryptStream()
+      const released: Buffer[] = []
+      s.on('data', (b: Buffer) => released.push(b))
+      const err = await pipeline(Readable.from(pieces), s).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      return { out: Buffer.concat(released), err }
+    }
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 90 }), { minLength: 1, maxLength: 8 }),
+        fc.nat({ max: ct.length - 1 }),
+        async (sizes, flip) => {
+          const good = await feed(ct, sizes)
+          expect(good.err).toBeUndefined()
+          expect(good.out.equals(data)).toBe(true)
+          const bad = Buffer.from(ct)
+          bad[flip]! ^= 0x01
+          const { out, err } = await feed(bad, sizes)
+          expect(err).toBeInstanceOf(KmsEnvelopeError)
+          // Only whole frames before the damaged one, each exactly as encrypted.
+          expect(out.length % frameLength).toBe(0)
+          expect(data.subarray(0, out.length).equals(out)).toBe(true)
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+
   it('web streams', async () => {
     const envelope = new Envelope({ keyring: new TestKeyring() })
     const { readable, writable } = envelope.encryptWebStream({ frameLength: 16 })
