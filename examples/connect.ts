@@ -1,6 +1,6 @@
 /**
  * Amazon Connect's encryption at rest: contact PII under a time-limited key per instance, recordings under
- * a KMS data key per customer account, voiceprints under the service-owned key, integration configuration
+ * a KMS data key per customer account (each bound to its contact), voiceprints under the service-owned key, integration configuration
  * under a time-limited key per user account. Prints which key protects each data class, the KMS calls it
  * took, and the typed errors of a few failure cases.
  *
@@ -78,23 +78,40 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       }`,
     )
 
-    // 2. Recordings: streamed (framed, constant memory), a KMS data key bound to the customer account.
+    // 2. Recordings: streamed (framed, constant memory), a KMS data key bound to the customer account, each
+    //    recording bound to its contact in its authenticated header.
     const audio = randomBytes(2 * 1024 * 1024)
     const sealed = collect()
     let updates = 0
-    const progress = await connect.sealRecording('111122223333', Readable.from([audio]), sealed.stream, {
-      plaintextLength: audio.length,
-      onProgress: () => updates++,
-    })
+    const generated = () => connect.stats().recordings.kms.generateDataKey
+    const progress = await connect.sealRecording(
+      '111122223333',
+      'contact-1',
+      Readable.from([audio]),
+      sealed.stream,
+      { plaintextLength: audio.length, onProgress: () => updates++ },
+    )
     const recording = sealed.bytes()
     const r = describeProtection(recording)
     log(`recording    account 111122223333 → ${keyOf(r)}, context ${JSON.stringify(r.context)}`)
     log(
       `  ${progress.plaintextBytes} bytes → ${progress.ciphertextBytes} bytes in ${updates} progress updates`,
     )
+    const recordings = [recording]
+    for (let i = 2; i <= 20; i++) {
+      const call = randomBytes(64 * 1024)
+      const out = collect()
+      await connect.sealRecording('111122223333', `contact-${i}`, Readable.from([call]), out.stream, {
+        plaintextLength: call.length,
+      })
+      recordings.push(out.bytes())
+    }
+    log(
+      `  20 recordings of 20 contacts: ${generated()} GenerateDataKey (the account's data key; KMS sees no contact)`,
+    )
     const opened = collect()
-    await connect.openRecording('111122223333', Readable.from([recording]), opened.stream)
-    log(`  decrypted back: ${opened.bytes().equals(audio) ? 'identical' : 'DIFFERENT'}`)
+    await connect.openRecording('111122223333', 'contact-1', Readable.from([recording]), opened.stream)
+    log(`  contact-1's recording decrypted back: ${opened.bytes().equals(audio) ? 'identical' : 'DIFFERENT'}`)
 
     // 3. Voiceprints: under the service-owned key, bound to the Voice ID domain and speaker.
     const voiceprint = await connect.encryptVoiceprint('voice-domain-1', 'speaker-7', randomBytes(1024))
@@ -126,10 +143,13 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     await fail("contact-1's record read as contact-2's", () =>
       connect.decryptContactPii('i-acme', 'contact-2', acme),
     )
+    await fail("contact-2's recording swapped into contact-1's object", () =>
+      connect.openRecording('111122223333', 'contact-1', Readable.from([recordings[1]!]), collect().stream),
+    )
     const tampered = Buffer.from(recording)
     tampered[r.headerLength + 100]! ^= 1
     await fail('a tampered recording', () =>
-      connect.openRecording('111122223333', Readable.from([tampered]), collect().stream),
+      connect.openRecording('111122223333', 'contact-1', Readable.from([tampered]), collect().stream),
     )
     await client.send(new DisableKeyCommand({ KeyId: serviceKeyArn }))
     connect.purge()

@@ -33,8 +33,9 @@ export const KEY_SCOPE_KEY = 'connect:key-scope'
  */
 export const INSTANCE_KEY = 'connect:instance'
 /**
- * Context key of the contact a contact PII record belongs to. A per-record pair: it does not split the
- * instance's cached scope key (core caches scope-key data keys per scope, `Keyring.dataKeyScope`).
+ * Context key of the contact a contact PII record or a recording belongs to. A per-record pair: it does
+ * not split the instance's cached scope key nor the account's recording data key (core caches their data
+ * keys per scope / per account, `Keyring.dataKeyScope`).
  *
  * @example
  * ```ts
@@ -185,15 +186,34 @@ export function integrationContext(userAccountId: string, integrationId: string)
 }
 
 /**
- * The context of a recording: data class and customer account. It is also the KMS encryption context of
- * the recording's data key, so the key is bound to the account inside KMS (and visible in CloudTrail).
+ * The context of a recording: data class, customer account and contact. Authenticated in the recording's
+ * header and checked (`expectedContext`) before any KMS call, so a recording cannot be read as another
+ * contact's. Only the account part ({@link recordingKmsContext}) reaches KMS: every recording of an account
+ * shares the account's data key, whatever its contact.
  *
  * @example
  * ```ts
- * recordingContext('111122223333') // { 'connect:data-class': 'recording', 'connect:account': '111122223333' }
+ * recordingContext('111122223333', 'contact-1')
+ * // { 'connect:data-class': 'recording', 'connect:account': '111122223333', 'connect:contact': 'contact-1' }
  * ```
  */
-export function recordingContext(accountId: string): EncryptionContext {
+export function recordingContext(accountId: string, contactId: string): EncryptionContext {
+  assertResourceId('contactId', contactId)
+  return { ...recordingKmsContext(accountId), [CONTACT_KEY]: contactId }
+}
+
+/**
+ * The KMS encryption context of a recording's data key: data class and customer account (no contact). It is
+ * what CloudTrail shows for GenerateDataKey and Decrypt of recordings, and what key-policy conditions such
+ * as `kms:EncryptionContext:connect:account` see; KMS refuses to unwrap an account's data key for another
+ * account.
+ *
+ * @example
+ * ```ts
+ * recordingKmsContext('111122223333') // { 'connect:data-class': 'recording', 'connect:account': '111122223333' }
+ * ```
+ */
+export function recordingKmsContext(accountId: string): EncryptionContext {
   assertResourceId('accountId', accountId)
   return { [DATA_CLASS_KEY]: 'recording', [ACCOUNT_KEY]: accountId }
 }

@@ -34,6 +34,7 @@ import {
   DEFAULT_PII_KEY_WINDOW_MS,
 } from './options.js'
 import { byteCounter, type RecordingProgress } from './progress.js'
+import { RecordingKeyring } from './recording-keyring.js'
 
 /**
  * Options of {@link ConnectDataProtection.sealRecording} and {@link ConnectDataProtection.encryptRecording}.
@@ -46,8 +47,8 @@ import { byteCounter, type RecordingProgress } from './progress.js'
 export interface RecordingOptions {
   /**
    * Total plaintext length, when known (an upload of a finished file): the recording then shares the
-   * account's cached data key. Unknown (a live stream): the recording gets a data key of its own (one KMS
-   * call), still bound to the account.
+   * account's cached data key (whatever its contact). Unknown (a live stream): the recording gets a data key
+   * of its own (one KMS call), still bound to the account in KMS and to its contact in its header.
    */
   readonly plaintextLength?: number
   /** Plaintext bytes per frame (default core's 1 MiB). Memory use is about one frame. */
@@ -94,12 +95,13 @@ export interface ConnectStats {
  * | data class | key | binding |
  * |---|---|---|
  * | contact PII | a scope key per instance (`connect-pii/<instance>`), a new version every key window (1 h) | instance + contact (context) |
- * | recordings | a KMS data key per customer account (context `{ account }`), under the recording key | account |
+ * | recordings | a KMS data key per customer account (KMS context `{ account }`), under the recording key | account (in KMS) + contact (context) |
  * | voiceprints | KMS data keys under the service-owned key | Voice ID domain + speaker (context, also in KMS) |
  * | integration config | a scope key per user account (`connect-integration/<account>`), a new version every window (1 day) | account + integration (context) |
  *
- * The contact and integration pairs do not split the scope key's cache: every record of an instance (or
- * account) shares one cached key per window, whatever its contact (or integration).
+ * The contact and integration pairs do not split the keys' caches: every record of an instance (or
+ * account) shares one cached key per window, and every recording of an account one cached data key,
+ * whatever its contact (or integration).
  *
  * Build it with {@link ConnectDataProtection.create}, which validates the keys first.
  *
@@ -129,7 +131,7 @@ export class ConnectDataProtection {
   readonly #integration: Envelope
   readonly #recordings: Envelope
   readonly #voiceprints: Envelope
-  readonly #recordingKeyring: KmsKeyring
+  readonly #recordingKms: KmsKeyring
   readonly #voiceprintKeyring: KmsKeyring
 
   private constructor(options: ConnectDataProtectionOptions, keys: ConnectKeys) {
@@ -168,8 +170,9 @@ export class ConnectDataProtection {
     this.integrationKeys = integration.hierarchy
     this.#integration = integration.envelope
     // Recordings are written under the recording key; they are read under it or under the service key,
-    // so recordings made before a customer chose its own key stay readable after the switch.
-    this.#recordingKeyring = new KmsKeyring({
+    // so recordings made before a customer chose its own key stay readable after the switch. KMS binds the
+    // account; the contact is bound per recording by its header (RecordingKeyring), so it costs no KMS call.
+    this.#recordingKms = new KmsKeyring({
       client: options.kms,
       generatorKeyId: keys.recordingKey.arn,
       decrypt: { mode: 'strict', keyIds: [...new Set([keys.recordingKey.arn, keys.serviceKey.arn])] },
@@ -181,7 +184,11 @@ export class ConnectDataProtection {
       ...grantTokens,
     })
     const cache = options.dataKeyCache ? { cache: options.dataKeyCache } : {}
-    this.#recordings = new Envelope({ keyring: this.#recordingKeyring, ...cache, ...clock })
+    this.#recordings = new Envelope({
+      keyring: new RecordingKeyring(this.#recordingKms),
+      ...cache,
+      ...clock,
+    })
     this.#voiceprints = new Envelope({ keyring: this.#voiceprintKeyring, ...cache, ...clock })
   }
 
@@ -252,35 +259,40 @@ export class ConnectDataProtection {
   }
 
   /**
-   * A Transform stream encrypting one recording for a customer account (framed, constant memory). Read
+   * A Transform stream encrypting one recording of a contact, for its customer account (framed, constant
+   * memory). The account binds the data key (in KMS), the contact the recording (its header). Read
    * `stream.plaintextBytes` for progress, or use {@link ConnectDataProtection.sealRecording}.
    *
    * @example
    * ```ts
-   * await pipeline(createReadStream('call.wav'), connect.encryptRecording('111122223333'), createWriteStream('call.wav.kenv'))
+   * await pipeline(createReadStream('call.wav'), connect.encryptRecording('111122223333', contactId), createWriteStream('call.wav.kenv'))
    * ```
    */
-  encryptRecording(accountId: string, options: Omit<RecordingOptions, 'onProgress'> = {}): EncryptStream {
+  encryptRecording(
+    accountId: string,
+    contactId: string,
+    options: Omit<RecordingOptions, 'onProgress'> = {},
+  ): EncryptStream {
     return this.#recordings.encryptStream({
-      context: recordingContext(accountId),
+      context: recordingContext(accountId, contactId),
       ...(options.plaintextLength === undefined ? {} : { plaintextLength: options.plaintextLength }),
       ...(options.frameLength === undefined ? {} : { frameLength: options.frameLength }),
     })
   }
 
   /**
-   * A Transform stream decrypting one recording of a customer account. Another account's recording →
-   * EncryptionContextMismatchError before any KMS call and before any output; a modified frame →
-   * TamperedCiphertextError; a cut-off recording → TruncatedCiphertextError. Each frame is released only
-   * after it authenticated.
+   * A Transform stream decrypting one contact's recording. Another account's or another contact's recording
+   * (e.g. two recordings swapped in storage) → EncryptionContextMismatchError before any KMS call and before
+   * any output; a modified frame or header → TamperedCiphertextError; a cut-off recording →
+   * TruncatedCiphertextError. Each frame is released only after it authenticated.
    *
    * @example
    * ```ts
-   * await pipeline(createReadStream('call.wav.kenv'), connect.decryptRecording('111122223333'), createWriteStream('call.wav'))
+   * await pipeline(createReadStream('call.wav.kenv'), connect.decryptRecording('111122223333', contactId), createWriteStream('call.wav'))
    * ```
    */
-  decryptRecording(accountId: string): DecryptStream {
-    return this.#recordings.decryptStream({ expectedContext: recordingContext(accountId) })
+  decryptRecording(accountId: string, contactId: string): DecryptStream {
+    return this.#recordings.decryptStream({ expectedContext: recordingContext(accountId, contactId) })
   }
 
   /**
@@ -289,39 +301,42 @@ export class ConnectDataProtection {
    *
    * @example
    * ```ts
-   * const { ciphertextBytes } = await connect.sealRecording('111122223333', createReadStream('call.wav'),
+   * const { ciphertextBytes } = await connect.sealRecording('111122223333', contactId, createReadStream('call.wav'),
    *   createWriteStream('call.wav.kenv'), { onProgress: (p) => console.log(p.plaintextBytes) })
    * ```
    */
   async sealRecording(
     accountId: string,
+    contactId: string,
     source: Readable | AsyncIterable<Uint8Array>,
     destination: Writable,
     options: RecordingOptions = {},
   ): Promise<RecordingProgress> {
-    const encrypt = this.encryptRecording(accountId, options)
+    const encrypt = this.encryptRecording(accountId, contactId, options)
     return this.#run(source, encrypt, destination, options.onProgress, 'plaintext-first')
   }
 
   /**
-   * Decrypt a recording from `source` to `destination` (a pipeline with progress). On failure the
-   * pipeline is destroyed and the promise rejects with the typed error; `destination` may already hold
-   * authenticated frames of a truncated recording: write to a temporary object and keep it only on success.
+   * Decrypt a contact's recording from `source` to `destination` (a pipeline with progress). On failure the
+   * pipeline is destroyed and the promise rejects with the typed error (a recording of another contact or
+   * account: EncryptionContextMismatchError, nothing written); `destination` may already hold authenticated
+   * frames of a truncated recording: write to a temporary object and keep it only on success.
    *
    * @example
    * ```ts
-   * await connect.openRecording('111122223333', createReadStream('call.wav.kenv'), createWriteStream('call.wav'))
+   * await connect.openRecording('111122223333', contactId, createReadStream('call.wav.kenv'), createWriteStream('call.wav'))
    * ```
    */
   async openRecording(
     accountId: string,
+    contactId: string,
     source: Readable | AsyncIterable<Uint8Array>,
     destination: Writable,
     options: Pick<RecordingOptions, 'onProgress'> = {},
   ): Promise<RecordingProgress> {
     return this.#run(
       source,
-      this.decryptRecording(accountId),
+      this.decryptRecording(accountId, contactId),
       destination,
       options.onProgress,
       'ciphertext-first',
@@ -438,7 +453,7 @@ export class ConnectDataProtection {
     return {
       contactPii: this.#pii.stats(),
       integrationConfig: this.#integration.stats(),
-      recordings: { ...this.#recordings.stats(), kms: this.#recordingKeyring.stats() },
+      recordings: { ...this.#recordings.stats(), kms: this.#recordingKms.stats() },
       voiceprints: { ...this.#voiceprints.stats(), kms: this.#voiceprintKeyring.stats() },
     }
   }

@@ -20,6 +20,7 @@ export {
   PII_SCOPE_PREFIX,
   piiContext,
   recordingContext,
+  recordingKmsContext,
   SPEAKER_KEY,
   voiceprintContext,
 } from './binding.js'
