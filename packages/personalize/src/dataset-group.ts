@@ -5,6 +5,7 @@
  * encryption context `{ datasetGroup: <group ARN>, dataset: <type> }`, so data of one group or dataset never
  * opens as another's.
  */
+import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import {
@@ -119,12 +120,14 @@ export interface DatasetGroupInit {
   readonly store: DatasetStore
   /** Store prefix unique to this group's incarnation (`<name>/<uuid>/`). */
   readonly prefix: string
+  readonly creationDateTime: Date
 }
 
 const SEQUENCE_DIGITS = 12
 
 /**
- * A dataset group with its fixed KMS key. Obtained from `Personalize#createDatasetGroup`.
+ * A dataset group with its fixed KMS key. Obtained from `Personalize#createDatasetGroup`, or
+ * `Personalize#getDatasetGroup` (also after a restart, from the group's sealed registry record).
  *
  * @example
  * ```ts
@@ -143,21 +146,24 @@ export class DatasetGroup {
   readonly kmsKeyArn: string
   readonly keyOwnership: KeyOwnership
   readonly roleArn: string | undefined
-  readonly creationDateTime = new Date()
+  readonly creationDateTime: Date
   readonly #envelope: Envelope
   readonly #kmsStats: () => KmsKeyringStats
   readonly #store: DatasetStore
   readonly #prefix: string
+  /** Next import sequence number, once known (a reopened group continues after what the store holds). */
   #sequence = 0
+  #sequenceLoaded: Promise<void> | undefined
   #deleted = false
 
-  /** @internal Use `Personalize#createDatasetGroup`. */
+  /** @internal Use `Personalize#createDatasetGroup` or `Personalize#getDatasetGroup`. */
   constructor(init: DatasetGroupInit) {
     this.name = init.name
     this.datasetGroupArn = init.datasetGroupArn
     this.kmsKeyArn = init.kmsKeyArn
     this.keyOwnership = init.keyOwnership
     this.roleArn = init.roleArn
+    this.creationDateTime = new Date(init.creationDateTime.getTime())
     this.#envelope = init.envelope
     this.#kmsStats = init.kmsStats
     this.#store = init.store
@@ -203,7 +209,7 @@ export class DatasetGroup {
       throw new ConfigurationError(`Unknown import mode "${String(mode)}".`, "Use 'FULL' or 'INCREMENTAL'.")
     }
     const input = toReadable(source)
-    const objectKey = `${this.#datasetPrefix(dataset)}${String(this.#sequence++).padStart(SEQUENCE_DIGITS, '0')}`
+    const objectKey = `${this.#datasetPrefix(dataset)}${await this.#nextSequence()}`
     const counter = new ProgressCounter(dataset, options.onProgress)
     try {
       await pipeline(
@@ -312,6 +318,29 @@ export class DatasetGroup {
     this.#deleted = true
     this.#envelope.purge()
     for (const key of await this.#store.list(this.#prefix)) await this.#store.delete(key)
+  }
+
+  /**
+   * The next import's object name: a sequence number (12 digits) and a random suffix. The first call lists
+   * the group's stored imports, so a group reopened after a restart continues after them; later calls count
+   * on. The suffix keeps two processes importing into one group at once from overwriting each other's
+   * object when they pick the same number.
+   */
+  async #nextSequence(): Promise<string> {
+    if (!this.#sequenceLoaded) {
+      this.#sequenceLoaded = this.#store.list(this.#prefix).then((keys) => {
+        for (const key of keys) {
+          const sequence = /^(\d+)(?:-[0-9a-f]+)?$/.exec(key.slice(key.lastIndexOf('/') + 1))?.[1]
+          if (sequence !== undefined) this.#sequence = Math.max(this.#sequence, Number(sequence) + 1)
+        }
+      })
+      // A failed listing is retried by the next import.
+      this.#sequenceLoaded.catch(() => {
+        this.#sequenceLoaded = undefined
+      })
+    }
+    await this.#sequenceLoaded
+    return `${String(this.#sequence++).padStart(SEQUENCE_DIGITS, '0')}-${randomBytes(4).toString('hex')}`
   }
 
   #datasetPrefix(dataset: DatasetType): string {

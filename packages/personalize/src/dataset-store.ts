@@ -6,8 +6,8 @@ import { Readable, Writable } from 'node:stream'
 
 /**
  * Storage for encrypted dataset imports: one object per import, named by a key the dataset group chooses
- * (`<group>/<incarnation uuid>/<dataset>/<sequence>`: a group re-created under the same name gets a new uuid;
- * keys of one dataset sort in import order).
+ * (`<group>/<incarnation uuid>/<dataset>/<sequence>-<random>`: a group re-created under the same name gets a
+ * new uuid; keys of one dataset sort in import order).
  *
  * @example
  * ```ts
@@ -45,7 +45,7 @@ export interface DatasetStore {
  * import { MemoryDatasetStore } from '@kms-envelope/personalize'
  * const store = new MemoryDatasetStore()
  * // … new Personalize({ …, store }) and an import …
- * const [key] = await store.list('movies/') // movies/<uuid>/Interactions/000000000000
+ * const [key] = await store.list('movies/') // movies/<uuid>/Interactions/000000000000-<8 hex digits>
  * inspect(store.get(key!)!).encryptedDataKeys[0]?.keyId // the dataset group's KMS key
  * ```
  */

@@ -122,3 +122,52 @@ export class DatasetGroupError extends KmsEnvelopeError {
     this.datasetGroup = datasetGroup
   }
 }
+
+/**
+ * A dataset group's registry record was refused when opened: it was modified, replaced by another group's
+ * record, forged, or does not describe the group (code `ERR_DATASET_GROUP_RECORD`). The record is not used,
+ * so no data is read or imported with the key or role it names. `cause` is the core error (e.g.
+ * TamperedCiphertextError, EncryptionContextMismatchError) when there is one.
+ *
+ * @example
+ * ```ts
+ * import { DatasetGroupRecordError } from '@kms-envelope/personalize'
+ * try {
+ *   await personalize.getDatasetGroup('movies')
+ * } catch (err) {
+ *   if (err instanceof DatasetGroupRecordError) console.error(err.reason, err.datasetGroupArn, err.remedy)
+ *   else throw err
+ * }
+ * ```
+ */
+export class DatasetGroupRecordError extends KmsEnvelopeError {
+  /**
+   * `TAMPERED`: the record does not authenticate under the service key (edited, truncated, forged, or sealed
+   * under another key); `OTHER_GROUP`: an authentic record of another dataset group (copied or swapped);
+   * `INVALID`: authentic but not a record of this group (fields missing or inconsistent).
+   */
+  readonly reason: 'TAMPERED' | 'OTHER_GROUP' | 'INVALID'
+  readonly datasetGroupArn: string
+
+  constructor(
+    reason: DatasetGroupRecordError['reason'],
+    datasetGroupArn: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    const what =
+      reason === 'TAMPERED'
+        ? 'does not authenticate under the service key (it was modified, cut, forged or sealed under another key)'
+        : reason === 'OTHER_GROUP'
+          ? 'is the record of another dataset group (copied or swapped in the registry)'
+          : 'is not a valid record of this dataset group'
+    super(
+      'ERR_DATASET_GROUP_RECORD',
+      `The registry record of dataset group ${datasetGroupArn} ${what}: ${detail}. It was not used: no data was read or imported with the key or role it names.`,
+      'Restore the record from a backup of the registry (only records sealed by this service open), and find out who could write to the registry. Do not delete and re-create the group to get past this: its imported data would be orphaned.',
+      options,
+    )
+    this.reason = reason
+    this.datasetGroupArn = datasetGroupArn
+  }
+}

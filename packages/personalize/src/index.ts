@@ -17,9 +17,15 @@ export { type DatasetStore, MemoryDatasetStore } from './dataset-store.js'
 export {
   DatasetGroupError,
   DatasetGroupKeyImmutableError,
+  DatasetGroupRecordError,
   ROLE_KEY_PERMISSIONS,
   RoleKeyAccessDeniedError,
 } from './errors.js'
+export {
+  type DatasetGroupRegistry,
+  FileDatasetGroupRegistry,
+  MemoryDatasetGroupRegistry,
+} from './group-registry.js'
 export { type ImportProgress, ProgressCounter } from './import-progress.js'
 export { type CreateDatasetGroupInput, Personalize, type PersonalizeOptions } from './personalize.js'
 export {

@@ -1,7 +1,9 @@
 /**
  * The Amazon Personalize side: dataset groups in one account and Region, each encrypted under a key chosen
  * at creation — the customer managed key given in `kmsKeyArn` (used as the IAM role given in `roleArn`,
- * checked before the group exists), or else the service's own key.
+ * checked before the group exists), or else the service's own key. Each group is remembered in a registry
+ * as a record sealed under the service key and bound to the group's ARN, so a new `Personalize` over the
+ * same registry and store reopens it (same key, same role, same data) and an edited record is refused.
  */
 import { randomUUID } from 'node:crypto'
 import type { KMSClient } from '@aws-sdk/client-kms'
@@ -19,6 +21,8 @@ import {
 import { DatasetGroup } from './dataset-group.js'
 import { type DatasetStore, MemoryDatasetStore } from './dataset-store.js'
 import { DatasetGroupError, DatasetGroupKeyImmutableError } from './errors.js'
+import { type GroupRecord, openRecord, sealRecord } from './group-record.js'
+import { type DatasetGroupRegistry, MemoryDatasetGroupRegistry } from './group-registry.js'
 import { assertDatasetGroupName, datasetGroupArn, parseRoleArn } from './resource-names.js'
 import { checkRoleKeyAccess } from './role-key-check.js'
 
@@ -37,7 +41,10 @@ export interface PersonalizeOptions {
   readonly region: string
   /** A KMS client with the service's own credentials, for the service-owned key. */
   readonly serviceKms: KMSClient
-  /** The service-owned key (key or alias ARN, in the service's account): used when no key is given. */
+  /**
+   * The service-owned key (key or alias ARN, in the service's account): used when no key is given, and to
+   * seal every group's registry record.
+   */
   readonly serviceKeyArn: string
   /**
    * A KMS client acting as an IAM role (in AWS: credentials from STS AssumeRole for `roleArn`). Every KMS
@@ -46,6 +53,12 @@ export interface PersonalizeOptions {
   readonly roleClient: (roleArn: string) => KMSClient | Promise<KMSClient>
   /** Where encrypted imports are kept. Default: a new MemoryDatasetStore. */
   readonly store?: DatasetStore
+  /**
+   * Where the groups' sealed records are kept (name → record). Default: a new MemoryDatasetGroupRegistry,
+   * so groups last as long as this object; with a persistent `store`, give a persistent registry too
+   * (`FileDatasetGroupRegistry`, or your own) so the groups and their data survive a restart.
+   */
+  readonly registry?: DatasetGroupRegistry
   /** Data-key cache of each group (used when reading; every import gets its own data key). Default core's. */
   readonly cache?: Partial<CacheLimits> | false
 }
@@ -69,25 +82,37 @@ export interface CreateDatasetGroupInput {
 
 const ACCOUNT = /^\d{12}$/
 
+/** An opened registry record: the bytes it was opened from, and the group (or its opening). */
+interface Opened {
+  readonly bytes: Buffer
+  readonly group: Promise<DatasetGroup>
+}
+
 /**
  * Dataset groups with Amazon Personalize's encryption: optional customer managed key at creation, else a
  * service-owned key; the key must be usable by the given role; everything imported is encrypted with it.
+ * Groups are kept in a registry (sealed records), so they survive a restart when the registry and the store
+ * do.
  *
  * @example
  * ```ts
- * import { Personalize } from '@kms-envelope/personalize'
+ * import { FileDatasetGroupRegistry, Personalize } from '@kms-envelope/personalize'
  * const personalize = new Personalize({
  *   accountId: '111122223333',
  *   region: 'us-east-1',
  *   serviceKms,                                         // the service's own KMS client
  *   serviceKeyArn: 'arn:aws:kms:us-east-1:444455556666:key/…',
  *   roleClient: (roleArn) => kmsClientAssuming(roleArn), // e.g. STS AssumeRole credentials
+ *   store,                                              // a persistent DatasetStore
+ *   registry: new FileDatasetGroupRegistry({ directory: '/var/lib/personalize/groups' }),
  * })
  * const group = await personalize.createDatasetGroup({
  *   name: 'movies',
  *   kmsKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/…',
  *   roleArn: 'arn:aws:iam::111122223333:role/PersonalizeRole',
  * })
+ * // After a restart, with the same registry and store:
+ * const again = await personalize.getDatasetGroup('movies') // same key, same role, same data
  * ```
  */
 export class Personalize {
@@ -95,13 +120,16 @@ export class Personalize {
   readonly region: string
   readonly partition: string
   readonly store: DatasetStore
+  readonly registry: DatasetGroupRegistry
   readonly #serviceKms: KMSClient
   readonly #serviceKeyArn: string
   readonly #roleClient: PersonalizeOptions['roleClient']
   readonly #cache: PersonalizeOptions['cache']
-  readonly #groups = new Map<string, DatasetGroup>()
+  /** Groups opened by this object, by name, with the record bytes they were opened from. */
+  readonly #groups = new Map<string, Opened>()
   readonly #creating = new Set<string>()
   #serviceKey: Promise<KeySummary> | undefined
+  #records: Promise<Envelope> | undefined
 
   constructor(options: PersonalizeOptions) {
     // Precondition: an account, a Region, the service's client and key, and a way to act as a role.
@@ -132,6 +160,13 @@ export class Personalize {
         'Pass (roleArn) => new KMSClient({ credentials: fromTemporaryCredentials({ params: { RoleArn: roleArn } }) }).',
       )
     }
+    const registry = options.registry ?? new MemoryDatasetGroupRegistry()
+    if (typeof registry.create !== 'function' || typeof registry.get !== 'function') {
+      throw new ConfigurationError(
+        'registry must be a DatasetGroupRegistry (create, get, list, delete).',
+        'Pass new FileDatasetGroupRegistry({ directory }) or new MemoryDatasetGroupRegistry().',
+      )
+    }
     const serviceKey = parseKmsArn(options.serviceKeyArn)
     // Precondition: the service-owned key is in the groups' Region.
     if (serviceKey.region !== options.region) {
@@ -144,6 +179,7 @@ export class Personalize {
     this.region = options.region
     this.partition = serviceKey.partition
     this.store = options.store ?? new MemoryDatasetStore()
+    this.registry = registry
     this.#serviceKms = options.serviceKms
     this.#serviceKeyArn = serviceKey.arn
     this.#roleClient = options.roleClient
@@ -153,12 +189,15 @@ export class Personalize {
   /**
    * Create a dataset group. With `kmsKeyArn` (and `roleArn`): the key is validated and used once by the role
    * (DescribeKey, GenerateDataKey, Decrypt) before the group exists; without: the service-owned key. The key
-   * is fixed for the group's life.
+   * is fixed for the group's life. The group's record is then sealed under the service key
+   * (GenerateDataKey) and created in the registry atomically: of concurrent creations of one name, even by
+   * several processes sharing the registry, exactly one succeeds.
    *
    * Errors: ConfigurationError (bad name/ARN, role without key or key without role, other Region or
    * account), RoleKeyAccessDeniedError (the role lacks a permission; names it), KeyNotFoundError,
    * KeyDisabledError, InvalidKeyError (asymmetric, not ENCRYPT_DECRYPT, other owner),
-   * DatasetGroupKeyImmutableError (the name exists with another key), DatasetGroupError `ALREADY_EXISTS`.
+   * DatasetGroupKeyImmutableError (the name exists with another key), DatasetGroupError `ALREADY_EXISTS`,
+   * DatasetGroupRecordError (the name's existing record was tampered with).
    *
    * @example
    * ```ts
@@ -170,23 +209,36 @@ export class Personalize {
     const { name, kmsKeyArn, roleArn } = input ?? ({} as CreateDatasetGroupInput)
     assertDatasetGroupName(name)
     const arn = datasetGroupArn(this, name)
-    const existing = this.#groups.get(name)
-    if (existing) {
-      const sameKey =
-        kmsKeyArn === undefined ? existing.keyOwnership === 'service-owned' : kmsKeyArn === existing.kmsKeyArn
-      // Precondition: a group's key cannot be changed.
-      if (!sameKey) throw new DatasetGroupKeyImmutableError(arn, existing.kmsKeyArn, kmsKeyArn)
-      throw new DatasetGroupError('ALREADY_EXISTS', arn)
-    }
-    // Precondition: one creation per name at a time.
+    const existing = await this.registry.get(name)
+    // Precondition: the name is free (a taken name says whether the key differs).
+    if (existing !== undefined) throw this.#taken(await this.#open(name, existing), arn, kmsKeyArn)
+    // Precondition: one creation per name at a time in this object (the registry decides across objects).
     if (this.#creating.has(name)) throw new DatasetGroupError('ALREADY_EXISTS', arn)
     this.#creating.add(name)
     try {
-      const group =
+      const { keyArn, keyOwnership, client } =
         kmsKeyArn === undefined
-          ? await this.#withServiceKey(name, arn, roleArn)
-          : await this.#withCustomerKey(name, arn, kmsKeyArn, roleArn)
-      this.#groups.set(name, group)
+          ? await this.#withServiceKey(arn, roleArn)
+          : await this.#withCustomerKey(arn, kmsKeyArn, roleArn)
+      const record: GroupRecord = {
+        version: 1,
+        name,
+        datasetGroupArn: arn,
+        kmsKeyArn: keyArn,
+        keyOwnership,
+        ...(keyOwnership === 'customer-managed' ? { roleArn } : {}),
+        incarnation: randomUUID(),
+        creationDateTime: new Date().toISOString(),
+      }
+      const sealed = Buffer.from(await sealRecord(await this.#recordEnvelope(), record))
+      // Postcondition: this object's record is the name's record (another writer may have won the race).
+      if (!(await this.registry.create(name, sealed))) {
+        const winner = await this.registry.get(name)
+        if (winner === undefined) throw new DatasetGroupError('ALREADY_EXISTS', arn)
+        throw this.#taken(await this.#open(name, winner), arn, kmsKeyArn)
+      }
+      const group = this.#group(record, client)
+      this.#groups.set(name, { bytes: sealed, group: Promise.resolve(group) })
       return group
     } finally {
       this.#creating.delete(name)
@@ -194,35 +246,47 @@ export class Personalize {
   }
 
   /**
-   * The dataset group named `name` (DatasetGroupError `NOT_FOUND` otherwise).
+   * The dataset group named `name`, from the registry: a group created by this object, or by an earlier one
+   * (before a restart) over the same registry and store. Its record is authenticated under the service key
+   * when first opened (one Decrypt) and the group keeps the key and role it was created with. Errors:
+   * DatasetGroupError `NOT_FOUND`; DatasetGroupRecordError if the record was edited, swapped or forged.
    *
    * @example
    * ```ts
-   * const group = personalize.getDatasetGroup('movies')
+   * const group = await personalize.getDatasetGroup('movies')
    * ```
    */
-  getDatasetGroup(name: string): DatasetGroup {
-    const group = this.#groups.get(name)
-    if (!group) throw new DatasetGroupError('NOT_FOUND', String(name))
-    return group
+  async getDatasetGroup(name: string): Promise<DatasetGroup> {
+    assertDatasetGroupName(name)
+    const bytes = await this.registry.get(name)
+    if (bytes === undefined) throw new DatasetGroupError('NOT_FOUND', datasetGroupArn(this, name))
+    return this.#open(name, bytes)
   }
 
   /**
-   * Every dataset group, by name.
+   * Every dataset group in the registry, by name (each record authenticated as in
+   * {@link Personalize.getDatasetGroup}).
    *
    * @example
    * ```ts
-   * for (const g of personalize.listDatasetGroups()) console.log(g.name, g.kmsKeyArn)
+   * for (const g of await personalize.listDatasetGroups()) console.log(g.name, g.kmsKeyArn)
    * ```
    */
-  listDatasetGroups(): DatasetGroup[] {
-    return [...this.#groups.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
+  async listDatasetGroups(): Promise<DatasetGroup[]> {
+    const groups: DatasetGroup[] = []
+    for (const name of await this.registry.list()) {
+      const bytes = await this.registry.get(name)
+      // A group deleted since the listing is skipped.
+      if (bytes !== undefined) groups.push(await this.#open(name, bytes))
+    }
+    return groups.sort((a, b) => (a.name < b.name ? -1 : 1))
   }
 
   /**
    * Delete a dataset group: its stored imports are deleted, its cached data keys wiped, and the group
-   * object refuses further use (DatasetGroupError `DELETED`). The KMS key itself is not touched. The name is
-   * forgotten once the imports are gone: if the store fails part-way, call it again to finish.
+   * object refuses further use (DatasetGroupError `DELETED`). The KMS key itself is not touched. The record
+   * is removed from the registry once the imports are gone: if the store fails part-way, call it again to
+   * finish.
    *
    * @example
    * ```ts
@@ -230,14 +294,79 @@ export class Personalize {
    * ```
    */
   async deleteDatasetGroup(name: string): Promise<void> {
-    const group = this.getDatasetGroup(name)
+    const group = await this.getDatasetGroup(name)
+    const opened = this.#groups.get(name)
     await group.destroy()
-    // Postcondition: forgotten only once its data is gone (so a failed deletion can be retried), and only
-    // if the name was not re-created meanwhile by a concurrent deletion and creation.
-    if (this.#groups.get(name) === group) this.#groups.delete(name)
+    // Postcondition: forgotten only once its data is gone (so a failed deletion can be retried).
+    await this.registry.delete(name)
+    if (this.#groups.get(name) === opened) this.#groups.delete(name)
   }
 
-  async #withServiceKey(name: string, arn: string, roleArn: string | undefined): Promise<DatasetGroup> {
+  /** The group of a record's bytes: the one already opened from these bytes, else opened now. */
+  #open(name: string, bytes: Uint8Array): Promise<DatasetGroup> {
+    const known = this.#groups.get(name)
+    if (known?.bytes.equals(bytes)) return known.group
+    const opened: Opened = { bytes: Buffer.from(bytes), group: this.#reopen(name, bytes) }
+    this.#groups.set(name, opened)
+    opened.group.catch(() => {
+      if (this.#groups.get(name) === opened) this.#groups.delete(name)
+    })
+    return opened.group
+  }
+
+  async #reopen(name: string, bytes: Uint8Array): Promise<DatasetGroup> {
+    const serviceKey = await this.#validatedServiceKey()
+    const record = await openRecord(await this.#recordEnvelope(), bytes, {
+      name,
+      datasetGroupArn: datasetGroupArn(this, name),
+      region: this.region,
+      accountId: this.accountId,
+      serviceKeyArn: serviceKey.arn,
+    })
+    const client =
+      record.keyOwnership === 'customer-managed' ? await this.#roleClient(record.roleArn!) : this.#serviceKms
+    return this.#group(record, client)
+  }
+
+  #taken(existing: DatasetGroup, arn: string, kmsKeyArn: string | undefined): Error {
+    const sameKey =
+      kmsKeyArn === undefined ? existing.keyOwnership === 'service-owned' : kmsKeyArn === existing.kmsKeyArn
+    // Precondition: a group's key cannot be changed.
+    if (!sameKey) return new DatasetGroupKeyImmutableError(arn, existing.kmsKeyArn, kmsKeyArn)
+    return new DatasetGroupError('ALREADY_EXISTS', arn)
+  }
+
+  #validatedServiceKey(): Promise<KeySummary> {
+    if (!this.#serviceKey) {
+      this.#serviceKey = validateKey(this.#serviceKms, serviceOwnedKey(this.#serviceKeyArn))
+      this.#serviceKey.catch(() => {
+        this.#serviceKey = undefined
+      })
+    }
+    return this.#serviceKey
+  }
+
+  /** The envelope sealing and opening records: the service key only (strict), a fresh data key per record. */
+  #recordEnvelope(): Promise<Envelope> {
+    if (!this.#records) {
+      this.#records = this.#validatedServiceKey().then(
+        (summary) =>
+          new Envelope({
+            keyring: new KmsKeyring({ client: this.#serviceKms, generatorKeyId: summary.arn }),
+            cache: false,
+          }),
+      )
+      this.#records.catch(() => {
+        this.#records = undefined
+      })
+    }
+    return this.#records
+  }
+
+  async #withServiceKey(
+    arn: string,
+    roleArn: string | undefined,
+  ): Promise<{ keyArn: string; keyOwnership: 'service-owned'; client: KMSClient }> {
     // Precondition: a role only comes with a customer managed key (as in CreateDatasetGroup).
     if (roleArn !== undefined) {
       throw new ConfigurationError(
@@ -245,22 +374,15 @@ export class Personalize {
         'Supplying a role is only valid with a customer managed key: pass kmsKeyArn too, or drop roleArn.',
       )
     }
-    if (!this.#serviceKey) {
-      this.#serviceKey = validateKey(this.#serviceKms, serviceOwnedKey(this.#serviceKeyArn))
-      this.#serviceKey.catch(() => {
-        this.#serviceKey = undefined
-      })
-    }
-    const summary = await this.#serviceKey
-    return this.#group(name, arn, summary.arn, 'service-owned', undefined, this.#serviceKms)
+    const summary = await this.#validatedServiceKey()
+    return { keyArn: summary.arn, keyOwnership: 'service-owned', client: this.#serviceKms }
   }
 
   async #withCustomerKey(
-    name: string,
     arn: string,
     kmsKeyArn: string,
     roleArn: string | undefined,
-  ): Promise<DatasetGroup> {
+  ): Promise<{ keyArn: string; keyOwnership: 'customer-managed'; client: KMSClient }> {
     const key = customerManagedKey(kmsKeyArn)
     // Precondition: the key is in the groups' Region.
     if (key.region !== this.region) {
@@ -291,28 +413,22 @@ export class Personalize {
       datasetGroupArn: arn,
       context: { datasetGroup: arn, dataset: 'key-check' },
     })
-    return this.#group(name, arn, summary.arn, 'customer-managed', roleArn, client)
+    return { keyArn: summary.arn, keyOwnership: 'customer-managed', client }
   }
 
-  #group(
-    name: string,
-    arn: string,
-    keyArn: string,
-    keyOwnership: 'service-owned' | 'customer-managed',
-    roleArn: string | undefined,
-    client: KMSClient,
-  ): DatasetGroup {
-    const keyring = new KmsKeyring({ client, generatorKeyId: keyArn })
+  #group(record: GroupRecord, client: KMSClient): DatasetGroup {
+    const keyring = new KmsKeyring({ client, generatorKeyId: record.kmsKeyArn })
     return new DatasetGroup({
-      name,
-      datasetGroupArn: arn,
-      kmsKeyArn: keyArn,
-      keyOwnership,
-      roleArn,
+      name: record.name,
+      datasetGroupArn: record.datasetGroupArn,
+      kmsKeyArn: record.kmsKeyArn,
+      keyOwnership: record.keyOwnership,
+      roleArn: record.roleArn,
       envelope: new Envelope({ keyring, ...(this.#cache === undefined ? {} : { cache: this.#cache }) }),
       kmsStats: () => keyring.stats(),
       store: this.store,
-      prefix: `${name}/${randomUUID()}/`,
+      prefix: `${record.name}/${record.incarnation}/`,
+      creationDateTime: new Date(record.creationDateTime),
     })
   }
 }

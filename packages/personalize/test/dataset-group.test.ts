@@ -87,7 +87,7 @@ describe('creation refuses keys the role cannot use, before any data is touched'
     expect(denied.message).toContain('kms:Decrypt')
     expect(denied.remedy).toContain(`for principal ${NO_ACCESS_ROLE}`)
     expect(denied.cause).toBeInstanceOf(KeyAccessDeniedError)
-    expect(() => f.personalize.getDatasetGroup('movies')).toThrow(DatasetGroupError)
+    await expect(f.personalize.getDatasetGroup('movies')).rejects.toBeInstanceOf(DatasetGroupError)
     expect(f.store.size).toBe(0)
   })
 
@@ -98,7 +98,7 @@ describe('creation refuses keys the role cannot use, before any data is touched'
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RoleKeyAccessDeniedError)
     expect(err).toMatchObject({ operation: 'Decrypt', roleArn: NO_DECRYPT_ROLE, keyId: key })
-    expect(f.personalize.listDatasetGroups()).toEqual([])
+    expect(await f.personalize.listDatasetGroups()).toEqual([])
   })
 
   it('asymmetric key → InvalidKeyError KEY_SPEC', async () => {
@@ -157,9 +157,17 @@ describe('service-owned key when no key is given', () => {
     const { objectKey } = await group.importDataset('Items', 'ITEM_ID,GENRE\ni1,drama\n')
     expect(inspect(f.store.get(objectKey)!).encryptedDataKeys.map((k) => k.keyId)).toEqual([f.serviceKeyArn])
     expect(await text(group.readDataset('Items'))).toBe('ITEM_ID,GENRE\ni1,drama\n')
+    // Two data keys, both from the service: the group's sealed record, then the import.
     const uses = f.kms.engine.auditLog().filter((e) => e.eventName === 'GenerateDataKey')
-    expect(uses.map((e) => e.userIdentity.arn)).toEqual([
-      'arn:aws:iam::444455556666:role/personalize-service',
+    expect(uses.map((e) => [e.userIdentity.arn, e.requestParameters.encryptionContext])).toEqual([
+      [
+        'arn:aws:iam::444455556666:role/personalize-service',
+        { datasetGroup: group.datasetGroupArn, purpose: 'dataset-group-record' },
+      ],
+      [
+        'arn:aws:iam::444455556666:role/personalize-service',
+        { datasetGroup: group.datasetGroupArn, dataset: 'Items' },
+      ],
     ])
   })
 })
@@ -227,7 +235,7 @@ describe("a group's key and life", () => {
     await expect(
       f.personalize.createDatasetGroup({ name: 'movies', kmsKeyArn: f.cmk, roleArn: ROLE }),
     ).rejects.toMatchObject({ code: 'ERR_DATASET_GROUP', reason: 'ALREADY_EXISTS' })
-    const g = f.personalize.getDatasetGroup('movies')
+    const g = await f.personalize.getDatasetGroup('movies')
     expect(() => {
       ;(g as { kmsKeyArn: string }).kmsKeyArn = other
     }).toThrow(TypeError)
@@ -250,7 +258,7 @@ describe("a group's key and life", () => {
     expect(g.stats().cache.entries).toBe(0)
     expect(() => g.readDataset('Items')).toThrow(DatasetGroupError)
     await expect(g.importDataset('Items', 'x\n')).rejects.toMatchObject({ reason: 'DELETED' })
-    expect(() => f.personalize.getDatasetGroup('movies')).toThrow(/does not exist/)
+    await expect(f.personalize.getDatasetGroup('movies')).rejects.toThrow(/does not exist/)
     const again = await f.personalize.createDatasetGroup({ name: 'movies', kmsKeyArn: f.cmk, roleArn: ROLE })
     expect(await text(again.readDataset('Interactions'))).toBe('')
     expect(await text(keep.readDataset('Items'))).toBe('ITEM_ID\ni9\n')
@@ -265,12 +273,12 @@ describe("a group's key and life", () => {
     }
     await expect(f.personalize.deleteDatasetGroup('movies')).rejects.toThrow('store unavailable')
     expect(f.store.size).toBe(1)
-    expect(f.personalize.getDatasetGroup('movies')).toBe(g)
+    expect(await f.personalize.getDatasetGroup('movies')).toBe(g)
     expect(g.describe().status).toBe('DELETED')
     f.store.delete = remove
     await f.personalize.deleteDatasetGroup('movies')
     expect(f.store.size).toBe(0)
-    expect(() => f.personalize.getDatasetGroup('movies')).toThrow(/does not exist/)
+    await expect(f.personalize.getDatasetGroup('movies')).rejects.toThrow(/does not exist/)
   })
 
   it('access revoked after creation → the next import fails naming the role; stored data stays', async () => {

@@ -2,7 +2,13 @@
 // by the key policy, a role that is not, a role without Decrypt) and the service's own account and key.
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { LocalKms } from '@kms-envelope/local-kms'
-import { MemoryDatasetStore, Personalize, type PersonalizeOptions } from '../src/index.js'
+import {
+  type DatasetGroupRegistry,
+  MemoryDatasetGroupRegistry,
+  MemoryDatasetStore,
+  Personalize,
+  type PersonalizeOptions,
+} from '../src/index.js'
 
 export const CUSTOMER = '111122223333'
 export const SERVICE = '444455556666'
@@ -54,7 +60,10 @@ export interface Fixture {
   admin: KMSClient
   serviceKeyArn: string
   store: MemoryDatasetStore
+  registry: DatasetGroupRegistry
   personalize: Personalize
+  /** A new Personalize (as after a restart): new service client, same store and registry. */
+  restart(): Personalize
   /** A customer managed key the service role may use. */
   cmk: string
   createKey(policy: string, extra?: { KeySpec?: 'RSA_2048'; KeyUsage?: 'SIGN_VERIFY' }): Promise<string>
@@ -94,22 +103,28 @@ export async function fixture(options: Partial<PersonalizeOptions> = {}): Promis
     return kms.client({ accessKeyId: id, secretAccessKey: `${id}-secret`, maxAttempts: 1 })
   }
   const store = new MemoryDatasetStore()
-  const personalize = new Personalize({
-    accountId: CUSTOMER,
-    region: kms.region,
-    serviceKms,
-    serviceKeyArn: serviceKey.KeyMetadata!.Arn!,
-    roleClient,
-    store,
-    ...options,
-  })
+  const registry = options.registry ?? new MemoryDatasetGroupRegistry()
+  const restart = () =>
+    new Personalize({
+      accountId: CUSTOMER,
+      region: kms.region,
+      serviceKms: kms.client({ accessKeyId: 'service', secretAccessKey: 'service-secret', maxAttempts: 1 }),
+      serviceKeyArn: serviceKey.KeyMetadata!.Arn!,
+      roleClient,
+      store,
+      ...options,
+      registry,
+    })
+  const personalize = restart()
   const cmk = await createKey(keyPolicy([ROLE]))
   return {
     kms,
     admin,
     serviceKeyArn: serviceKey.KeyMetadata!.Arn!,
     store,
+    registry,
     personalize,
+    restart,
     cmk,
     createKey,
     roleClient,

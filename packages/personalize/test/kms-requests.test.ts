@@ -79,7 +79,19 @@ describe('KMS requests', () => {
     expect(role.mock.commandCalls(DecryptCommand).map((c) => c.args[0].input.EncryptionContext)).toEqual([
       { datasetGroup: GROUP, dataset: 'Interactions' },
     ])
-    expect(service.mock.calls()).toEqual([])
+    // The service only sealed the group's registry record, under its own key, bound to the group.
+    const serviceCalls = service.mock.calls().map((c) => [c.args[0].constructor.name, c.args[0].input])
+    expect(serviceCalls).toEqual([
+      ['DescribeKeyCommand', { KeyId: SERVICE_KEY }],
+      [
+        'GenerateDataKeyCommand',
+        {
+          KeyId: SERVICE_KEY,
+          KeySpec: 'AES_256',
+          EncryptionContext: { datasetGroup: GROUP, purpose: 'dataset-group-record' },
+        },
+      ],
+    ])
   })
 
   it('service-owned groups use only the service client; the service key is described once', async () => {
@@ -97,7 +109,17 @@ describe('KMS requests', () => {
     await personalize.createDatasetGroup({ name: 'b' })
     await a.importDataset('Users', 'USER_ID\nu1\n')
     expect(service.mock.commandCalls(DescribeKeyCommand)).toHaveLength(1)
+    const record = (name: string) => ({
+      KeyId: SERVICE_KEY,
+      KeySpec: 'AES_256',
+      EncryptionContext: {
+        datasetGroup: `arn:aws:personalize:us-east-1:111122223333:dataset-group/${name}`,
+        purpose: 'dataset-group-record',
+      },
+    })
     expect(service.mock.commandCalls(GenerateDataKeyCommand).map((c) => c.args[0].input)).toEqual([
+      record('a'),
+      record('b'),
       {
         KeyId: SERVICE_KEY,
         KeySpec: 'AES_256',
