@@ -1,7 +1,8 @@
 /**
  * The `kms-envelope` command line, run in process: start a local KMS server on 127.0.0.1, create a key,
  * encrypt a file with an encryption context, inspect its header without any key, decrypt it requiring
- * the context, then watch a tampered copy and a wrong context fail with no output file left behind.
+ * the context, then watch a tampered copy and a wrong context fail with no output file left behind, and
+ * finally reach the same KMS through a named profile of a shared config file (no --region, no --endpoint).
  *
  * Run: `npx -y pnpm@10 demo` (all examples) or `npx tsx examples/cli.ts`.
  * The same as shell commands: see packages/cli/README.md.
@@ -39,11 +40,14 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     const server = await kms.listen({ port: 0 })
     const { KeyMetadata } = await kms.client().send(new CreateKeyCommand({ Description: 'cli example' }))
     const key = KeyMetadata!.Arn!
-    const env = {
+    const env: Record<string, string> = {
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_REGION: kms.region,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // The shared config files live in the example's directory, never in your ~/.aws.
+      HOME: dir,
+      AWS_CONFIG_FILE: join(dir, 'aws-config'),
     }
     const kmsFlags = ['--endpoint', server.endpoint]
     log(`local KMS at ${server.endpoint}, key ${key}`)
@@ -51,7 +55,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     const plaintext = randomBytes(1_000_000)
     writeFileSync(join(dir, 'backup.db'), plaintext)
 
-    // 2. Encrypt a 1 MB file (streaming, 4 frames) with an encryption context.
+    // 2. Encrypt a 1 MB file (streamed) with an encryption context.
     const enc = await kmsEnvelope(
       [
         'encrypt',
@@ -69,7 +73,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     log(
       `$ kms-envelope encrypt --key … --context tenant=acme --context purpose=backup --in backup.db --out backup.db.kenv → exit ${enc.code}`,
     )
-    log(`  ${enc.err}`)
+    for (const line of enc.err.split('\n')) log(`  ${line}`)
 
     // 3. Inspect: no key, no KMS call.
     const ins = await kmsEnvelope(['inspect', '--in', 'backup.db.kenv'], env, dir)
@@ -128,7 +132,33 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       `$ kms-envelope decrypt --in tampered.kenv --out tampered.db → exit ${bad.code}: ${bad.err.split('\n')[0]}`,
     )
     log(
-      `  tampered.db exists: ${existsSync(join(dir, 'tampered.db'))} (three authentic frames were decrypted into a temp file, then deleted)`,
+      `  tampered.db exists: ${existsSync(join(dir, 'tampered.db'))} (what was decrypted went to a temp file, then deleted)`,
+    )
+
+    // 6. A named profile, as with the AWS CLI: its region and endpoint_url replace AWS_REGION and --endpoint.
+    // (The access keys stay in the environment: they win over AWS_PROFILE, as in the AWS CLI; with
+    // --profile the profile's own credentials would be used.)
+    writeFileSync(
+      join(dir, 'aws-config'),
+      `[profile local-kms]\nregion = ${kms.region}\nendpoint_url = ${server.endpoint}\n`,
+    )
+    const { AWS_REGION: _region, ...withoutRegion } = env
+    const viaProfile = await kmsEnvelope(
+      ['decrypt', '--key', key, '--in', 'backup.db.kenv', '--out', 'restored-2.db', '--verbose'],
+      { ...withoutRegion, AWS_PROFILE: 'local-kms' },
+      dir,
+    )
+    log(
+      `$ AWS_PROFILE=local-kms kms-envelope decrypt --key … --in backup.db.kenv --out restored-2.db -v → exit ${viaProfile.code}`,
+    )
+    log(`  ${viaProfile.err.split('\n')[0]}`)
+    const missing = await kmsEnvelope(
+      ['decrypt', '--profile', 'prod', '--key', key, '--in', 'backup.db.kenv', '--out', 'x.db'],
+      withoutRegion,
+      dir,
+    )
+    log(
+      `$ kms-envelope decrypt --profile prod … → exit ${missing.code}: ${missing.err.split('\n')[0]!.replaceAll(dir, '<dir>')}`,
     )
     const calls = kms.engine.auditLog().map((e) => e.eventName)
     log(

@@ -15,6 +15,7 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>
 const GLOBAL_OPTIONS = {
   endpoint: { type: 'string' },
   region: { type: 'string' },
+  profile: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionSpecs

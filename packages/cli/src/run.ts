@@ -32,13 +32,19 @@ Commands:
   scope     Administer scope keys in a FileKeyStore: list, versions, audit, rotate, destroy.
 
 Global options:
-      --endpoint <url>    KMS endpoint (https://, or http:// on localhost only).
-      --region <region>   AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, or the key ARN's Region).
+      --profile <name>    Named profile of the shared config/credentials files (default: AWS_PROFILE).
+      --region <region>   AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, or
+                          the key ARN's Region).
+      --endpoint <url>    KMS endpoint, https:// (or http:// on localhost only). Default:
+                          AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS's.
   -v, --verbose           More detail on stderr, including the cause chain of errors.
   -h, --help              Help (also: kms-envelope <command> --help).
   -V, --version           Print the version.
 
-Credentials: the AWS SDK default chain (environment, AWS_PROFILE, SSO, container/instance roles).
+Credentials: the profile's (--profile or AWS_PROFILE: static keys, SSO, role assumption, credential_process),
+else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the AWS SDK default chain (the default profile, SSO,
+container/instance roles). Files: AWS_CONFIG_FILE (~/.aws/config), AWS_SHARED_CREDENTIALS_FILE
+(~/.aws/credentials).
 Exit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 file I/O, 5 tampered/truncated, 6 not a
 message/unsupported format, 7 context mismatch, 8 key unusable (denied, not found, disabled, destroyed),
 9 KMS unavailable/throttled, 10 key store, 130 interrupted.

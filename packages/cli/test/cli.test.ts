@@ -444,7 +444,9 @@ describe('failures leave no output file', () => {
       { env },
     )
     expect(r.code).toBe(ExitCode.Configuration)
-    expect(r.err).toMatch(/^error \[ERR_CONFIGURATION\]: KMS rejected the AWS credentials/)
+    // --verbose first says where KMS is and whose credentials (never a secret), then the error.
+    expect(r.err).toMatch(/^KMS: region .*, credentials from AWS_ACCESS_KEY_ID\n/)
+    expect(r.err).toMatch(/^error \[ERR_CONFIGURATION\]: KMS rejected the AWS credentials/m)
     expect(r.err).not.toContain('not-the-secret')
     expect(t.files()).toEqual(['in'])
   })

@@ -7,7 +7,7 @@ import type { CommandContext } from '../context.js'
 import { UsageError } from '../errors.js'
 import { type Output, openInputOutput } from '../files.js'
 import { println } from '../io.js'
-import { kmsClients } from '../kms.js'
+import { describeTarget, kmsClients, kmsSettings } from '../kms.js'
 import { printable } from '../printable.js'
 import { transfer } from '../transfer.js'
 
@@ -45,8 +45,11 @@ Decrypt and authenticate a kms-envelope message (streaming).
                           so a later failure leaves earlier, authentic but incomplete plaintext on stdout).
       --progress          Progress on stderr (default: when stderr is a terminal and the input is large).
       --grant-token <t>   KMS grant token, repeatable.
-      --endpoint <url>    KMS endpoint (https://, or http:// on localhost only).
-      --region <region>   AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, or the key ARN's Region).
+      --profile <name>    Shared config/credentials profile (default: AWS_PROFILE).
+      --region <region>   AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, or
+                          the key ARN's Region).
+      --endpoint <url>    KMS endpoint, https:// (or http:// on localhost only). Default:
+                          AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS's.
   -v, --verbose           Print the authenticated encryption context on stderr; show error causes.
   -h, --help              This help.
 `
@@ -107,10 +110,8 @@ export async function decrypt(ctx: CommandContext, args: readonly string[]): Pro
     throw new UsageError('--buffer applies to stdout only (files are always published whole).')
   const grantTokens = list(values, 'grant-token')
 
-  const { client, clients } = kmsClients(
-    { region: str(values, 'region'), endpoint: str(values, 'endpoint'), env: ctx.env },
-    keys,
-  )
+  const { client, clients, ...target } = await kmsClients(kmsSettings(values, ctx.env), keys)
+  if (flag(values, 'verbose')) println(ctx.stderr, printable(describeTarget(target)))
   const keyring = new KmsKeyring({
     client,
     clients,

@@ -5,7 +5,8 @@ import type { CommandContext } from '../context.js'
 import { UsageError } from '../errors.js'
 import { openInputOutput } from '../files.js'
 import { println } from '../io.js'
-import { kmsClients } from '../kms.js'
+import { describeTarget, kmsClients, kmsSettings } from '../kms.js'
+import { printable } from '../printable.js'
 import { transfer } from '../transfer.js'
 
 const ENCRYPT_OPTIONS = {
@@ -32,8 +33,11 @@ Encrypt a file or stdin into one framed kms-envelope message (streaming: memory 
   -f, --force             Replace an existing --out.
       --progress          Progress on stderr (default: when stderr is a terminal and the input is large).
       --grant-token <t>   KMS grant token, repeatable.
-      --endpoint <url>    KMS endpoint (https://, or http:// on localhost only).
-      --region <region>   AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, or the key ARN's Region).
+      --profile <name>    Shared config/credentials profile (default: AWS_PROFILE).
+      --region <region>   AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, or
+                          the key ARN's Region).
+      --endpoint <url>    KMS endpoint, https:// (or http:// on localhost only). Default:
+                          AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS's.
   -v, --verbose           Report what was done on stderr; show error causes.
   -h, --help              This help.
 `
@@ -61,10 +65,8 @@ export async function encrypt(ctx: CommandContext, args: readonly string[]): Pro
     )
   }
   const grantTokens = list(values, 'grant-token')
-  const { client, clients } = kmsClients(
-    { region: str(values, 'region'), endpoint: str(values, 'endpoint'), env: ctx.env },
-    keys,
-  )
+  const { client, clients, ...target } = await kmsClients(kmsSettings(values, ctx.env), keys)
+  if (flag(values, 'verbose')) println(ctx.stderr, printable(describeTarget(target)))
   const [generatorKeyId, ...additionalKeyIds] = keys as [string, ...string[]]
   const keyring = new KmsKeyring({ client, clients, generatorKeyId, additionalKeyIds, grantTokens })
 

@@ -10,7 +10,7 @@ import { flag, list, type OptionSpecs, parseStrict, str, type Values } from '../
 import type { CommandContext } from '../context.js'
 import { FileAccessError, UsageError } from '../errors.js'
 import { println } from '../io.js'
-import { kmsClients } from '../kms.js'
+import { kmsClients, kmsSettings } from '../kms.js'
 import { printable } from '../printable.js'
 
 const SCOPE_OPTIONS = {
@@ -53,7 +53,7 @@ Options:
       --actor <name>        Who you are, for the audit trail (default: cli:<user>).
       --json                JSON output (list, versions, audit).
       --grant-token <t>     KMS grant token, repeatable.
-      --endpoint, --region, -v/--verbose, -h/--help as for the other commands.
+      --profile, --region, --endpoint, -v/--verbose, -h/--help as for the other commands.
 `
 
 const ACTIONS = ['list', 'versions', 'audit', 'rotate', 'destroy'] as const
@@ -76,7 +76,12 @@ async function openStore(ctx: CommandContext, values: Values): Promise<FileKeySt
   return new FileKeyStore({ directory: path })
 }
 
-function hierarchy(ctx: CommandContext, values: Values, store: FileKeyStore, action: string): KeyHierarchy {
+async function hierarchy(
+  ctx: CommandContext,
+  values: Values,
+  store: FileKeyStore,
+  action: string,
+): Promise<KeyHierarchy> {
   const rootKeyId = str(values, 'root-key')
   if (rootKeyId === undefined) throw new UsageError(`scope ${action} needs --root-key <key ARN or alias>.`)
   const windowText = str(values, 'key-window')
@@ -84,10 +89,7 @@ function hierarchy(ctx: CommandContext, values: Values, store: FileKeyStore, act
   if (keyWindowMs !== undefined && !(Number.isSafeInteger(keyWindowMs) && keyWindowMs > 0)) {
     throw new UsageError(`--key-window ${windowText} is not a positive number of milliseconds.`)
   }
-  const { client } = kmsClients(
-    { region: str(values, 'region'), endpoint: str(values, 'endpoint'), env: ctx.env },
-    [rootKeyId],
-  )
+  const { client } = await kmsClients(kmsSettings(values, ctx.env), [rootKeyId])
   const grantTokens = list(values, 'grant-token')
   return new KeyHierarchy({
     kms: client,
@@ -177,7 +179,7 @@ export async function scope(ctx: CommandContext, args: readonly string[]): Promi
       return
     }
     case 'rotate': {
-      const info = await hierarchy(ctx, values, store, action).rotate(scopeId!)
+      const info = await (await hierarchy(ctx, values, store, action)).rotate(scopeId!)
       println(
         ctx.stdout,
         printable(`rotated ${info.scopeId}: now v${info.version} under ${info.wrappingKeyId}`),
@@ -201,7 +203,7 @@ export async function scope(ctx: CommandContext, args: readonly string[]): Promi
           'Data under destroyed keys can never be decrypted again. Add --yes if that is what you want.',
         )
       }
-      const h = hierarchy(ctx, values, store, action)
+      const h = await hierarchy(ctx, values, store, action)
       const reason = str(values, 'reason')
       // The actor is the hierarchy's (core uses it when the call names none).
       const options = reason === undefined ? {} : { reason }
