@@ -65,7 +65,8 @@ export interface Keyring {
    * id). When present, the envelope caches one data key per returned value instead of one per full context,
    * and on decryption reuses a data key for every message with the same wrapped keys whatever its other
    * pairs. Every pair is still authenticated by each message. Implement it only if `generateDataKey` and
-   * `decryptDataKey` ignore the other pairs (a KMS keyring must not: KMS binds the whole context).
+   * `decryptDataKey` ignore the other pairs (a `KmsKeyring` does only with `kmsContextKeys`; otherwise KMS
+   * binds the whole context).
    */
   dataKeyScope?(context: EncryptionContext): string
 }

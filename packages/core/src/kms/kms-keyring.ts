@@ -64,6 +64,13 @@ export interface KmsKeyringOptions {
   readonly grantTokens?: readonly string[]
   /** Which wrapped keys may be decrypted. Default `{ mode: 'strict' }` with the generator and additional keys. */
   readonly decrypt?: KmsDecryptMode
+  /**
+   * Send KMS only these pairs of the encryption context (each must be present), and cache one data key per
+   * their values. The other pairs (a record or contact id) are still authenticated by every message, but no
+   * longer cost a GenerateDataKey (or, reading, a Decrypt) each. KMS (CloudTrail, key-policy conditions) sees
+   * only these pairs. Default: the whole context goes to KMS and the cache keeps a data key per context.
+   */
+  readonly kmsContextKeys?: readonly string[]
 }
 
 /** Counts of KMS calls a keyring made (including failed ones). */
@@ -113,6 +120,9 @@ function badResponse(operation: string, keyId: string, detail: string): KmsEnvel
  * const envelope = new Envelope({ keyring })
  * // A reader in another account's service, trusting keys of one customer account:
  * const reader = new KmsKeyring({ region: 'us-east-1', decrypt: { mode: 'discovery', accounts: ['111122223333'] } })
+ * // KMS binds the tenant; each record's id is authenticated per message, one data key serves the tenant:
+ * const perTenant = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: keyArn, kmsContextKeys: ['tenant'] }) })
+ * await perTenant.encrypt(record, { context: { tenant: 'acme', recordId: 'r-1' } })
  * ```
  */
 export class KmsKeyring implements Keyring {
@@ -126,6 +136,12 @@ export class KmsKeyring implements Keyring {
   readonly #strictIds: readonly string[]
   readonly #accounts: ReadonlySet<string>
   readonly #discoveryPartition: string
+  readonly #kmsContextKeys: readonly string[] | undefined
+  /**
+   * With `kmsContextKeys`: the part of a context the data keys depend on (so the envelope caches one per
+   * value of those pairs); absent otherwise, since KMS then binds the whole context.
+   */
+  readonly dataKeyScope?: (context: EncryptionContext) => string
   #allowed: Promise<ReadonlySet<string>> | undefined
   #secure: Promise<void> | undefined
   #generateCalls = 0
@@ -235,6 +251,23 @@ export class KmsKeyring implements Keyring {
         'Set generatorKeyId, or decrypt.keyIds, or use discovery mode.',
       )
     }
+    const kmsContextKeys = options.kmsContextKeys
+    if (kmsContextKeys !== undefined) {
+      // Precondition: distinct, non-empty context keys (at least one: KMS must bind something).
+      if (
+        !Array.isArray(kmsContextKeys) ||
+        kmsContextKeys.length === 0 ||
+        kmsContextKeys.some((k) => typeof k !== 'string' || k.length === 0) ||
+        new Set(kmsContextKeys).size !== kmsContextKeys.length
+      ) {
+        throw new ConfigurationError(
+          'kmsContextKeys must be a non-empty list of distinct, non-empty context keys.',
+          "List the pairs KMS should bind, e.g. kmsContextKeys: ['tenant'].",
+        )
+      }
+      this.#kmsContextKeys = [...kmsContextKeys]
+      this.dataKeyScope = (context) => JSON.stringify(this.#kmsContextKeys!.map((k) => context[k] ?? null))
+    }
     this.partition = `kms:${JSON.stringify([
       this.#generator ?? null,
       this.#additional,
@@ -242,7 +275,27 @@ export class KmsKeyring implements Keyring {
       this.#strictIds,
       [...this.#accounts].sort(),
       this.#discoveryPartition,
+      this.#kmsContextKeys ?? null,
     ])}`
+  }
+
+  /** The encryption context sent to KMS: all of it, or only the `kmsContextKeys` pairs. */
+  #kmsContext(context: EncryptionContext): Record<string, string> {
+    const keys = this.#kmsContextKeys
+    if (keys === undefined) return { ...context }
+    const out: Record<string, string> = {}
+    for (const k of keys) {
+      const v = context[k]
+      // Precondition: every pair KMS binds is in the context.
+      if (v === undefined) {
+        throw new ConfigurationError(
+          `The encryption context has no "${k}" pair, which this keyring sends to KMS (kmsContextKeys).`,
+          `Include ${keys.map((key) => `"${key}"`).join(', ')} in the context of every message of this keyring.`,
+        )
+      }
+      out[k] = v
+    }
+    return out
   }
 
   /** How many KMS calls this keyring made. */
@@ -266,7 +319,7 @@ export class KmsKeyring implements Keyring {
       )
     }
     await this.#checkEndpoints()
-    const EncryptionContext = { ...context }
+    const EncryptionContext = this.#kmsContext(context)
     let out: { Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array; KeyId?: string }
     this.#generateCalls++
     try {
@@ -340,7 +393,7 @@ export class KmsKeyring implements Keyring {
     // Precondition: at least one wrapped key this keyring may use (no KMS call otherwise).
     if (candidates.length === 0) throw this.#notAllowed(encryptedDataKeys)
     await this.#checkEndpoints()
-    const EncryptionContext = { ...context }
+    const EncryptionContext = this.#kmsContext(context)
     const errors: KmsEnvelopeError[] = []
     for (const edk of candidates) {
       try {

@@ -494,4 +494,77 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
     })
     expect(kms.commandCalls(DecryptCommand)).toHaveLength(0)
   })
+
+  describe('kmsContextKeys (KMS binds some pairs, every message all of them) (KMS binds some pairs, every message all of them)', () => {
+    it('sends KMS only the listed pairs; 50 records of one tenant cost 1 GenerateDataKey and, cold, 1 Decrypt', async () => {
+      simulate()
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] })
+      const envelope = new Envelope({ keyring })
+      const cts = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          envelope.encrypt(`r${i}`, { context: { tenant: 'acme', record: `r-${i}` } }),
+        ),
+      )
+      expect(keyring.stats().generateDataKey).toBe(1)
+      expect(kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input.EncryptionContext).toEqual({
+        tenant: 'acme',
+      })
+      // Another tenant is another data key.
+      await envelope.encrypt('x', { context: { tenant: 'globex', record: 'r-0' } })
+      expect(keyring.stats().generateDataKey).toBe(2)
+
+      const reader = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] })
+      const cold = new Envelope({ keyring: reader })
+      for (const [i, ct] of cts.entries()) {
+        const { plaintext, context } = await cold.decrypt(ct, { expectedContext: { record: `r-${i}` } })
+        expect(Buffer.from(plaintext).toString()).toBe(`r${i}`)
+        expect(context).toEqual({ tenant: 'acme', record: `r-${i}` })
+      }
+      expect(reader.stats().decrypt).toBe(1)
+      expect(kms.commandCalls(DecryptCommand)[0]!.args[0].input.EncryptionContext).toEqual({ tenant: 'acme' })
+    })
+
+    it('the pairs KMS does not see are still authenticated: an edited record id fails, never plaintext', async () => {
+      simulate()
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] })
+      const envelope = new Envelope({ keyring })
+      const ct = Buffer.from(await envelope.encrypt('secret', { context: { tenant: 'acme', record: 'r-1' } }))
+      const at = ct.indexOf(Buffer.from('r-1'))
+      expect(at).toBeGreaterThan(0)
+      ct[at + 2] = '2'.charCodeAt(0)
+      // Warm cache (the data key is cached for the tenant) and cold: both refuse.
+      await expect(envelope.decrypt(ct)).rejects.toBeInstanceOf(TamperedCiphertextError)
+      const cold = new Envelope({
+        keyring: new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] }),
+      })
+      await expect(cold.decrypt(ct)).rejects.toBeInstanceOf(TamperedCiphertextError)
+    })
+
+    it('a context without a listed pair is refused before any KMS call; bad lists are refused', async () => {
+      simulate()
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant', 'region'] })
+      const err = await new Envelope({ keyring })
+        .encrypt('x', { context: { tenant: 'acme' } })
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ConfigurationError)
+      expect((err as Error).message).toMatch(/"region"/)
+      expect(kms.calls()).toHaveLength(0)
+      for (const bad of [[], [''], ['a', 'a'], 'tenant'] as unknown as string[][]) {
+        expect(() => new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: bad })).toThrow(
+          ConfigurationError,
+        )
+      }
+    })
+
+    it('messages of a keyring without kmsContextKeys are not read through the per-tenant cache entry', async () => {
+      simulate()
+      const whole = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: A }) })
+      const ct = await whole.encrypt('full context', { context: { tenant: 'acme', record: 'r-1' } })
+      // KMS bound the whole context: a reader that sends only the tenant is refused by KMS (no plaintext).
+      const partial = new Envelope({
+        keyring: new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] }),
+      })
+      await expect(partial.decrypt(ct)).rejects.toBeInstanceOf(KmsEnvelopeError)
+    })
+  })
 })
