@@ -18,6 +18,7 @@ import {
   validateKey,
 } from '@kms-envelope/core'
 import {
+  ACCOUNT_KEY,
   assertResourceId,
   type ConnectDataClass,
   DATA_CLASS_KEY,
@@ -34,7 +35,6 @@ import {
   DEFAULT_PII_KEY_WINDOW_MS,
 } from './options.js'
 import { byteCounter, type RecordingProgress } from './progress.js'
-import { RecordingKeyring } from './recording-keyring.js'
 
 /**
  * Options of {@link ConnectDataProtection.sealRecording} and {@link ConnectDataProtection.encryptRecording}.
@@ -171,10 +171,12 @@ export class ConnectDataProtection {
     this.#integration = integration.envelope
     // Recordings are written under the recording key; they are read under it or under the service key,
     // so recordings made before a customer chose its own key stay readable after the switch. KMS binds the
-    // account; the contact is bound per recording by its header (RecordingKeyring), so it costs no KMS call.
+    // account (kmsContextKeys: data class and account); the contact is bound per recording by its
+    // header, so it costs no KMS call: one data key per account however many contacts.
     this.#recordingKms = new KmsKeyring({
       client: options.kms,
       generatorKeyId: keys.recordingKey.arn,
+      kmsContextKeys: [DATA_CLASS_KEY, ACCOUNT_KEY],
       decrypt: { mode: 'strict', keyIds: [...new Set([keys.recordingKey.arn, keys.serviceKey.arn])] },
       ...grantTokens,
     })
@@ -185,7 +187,7 @@ export class ConnectDataProtection {
     })
     const cache = options.dataKeyCache ? { cache: options.dataKeyCache } : {}
     this.#recordings = new Envelope({
-      keyring: new RecordingKeyring(this.#recordingKms),
+      keyring: this.#recordingKms,
       ...cache,
       ...clock,
     })
