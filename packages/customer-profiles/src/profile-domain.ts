@@ -2,6 +2,10 @@ import { type Envelope, InvalidKeyError, KeyAccessDeniedError, KeyDisabledError 
 import { explainKeyError } from './grant-errors.js'
 import { assertObjectId, assertObjectType, objectContext } from './names.js'
 import type { DomainRecord, ProfileStore } from './profile-store.js'
+import { isDomainChanged } from './switch-guard.js'
+
+/** Reloads of the domain record within one operation (each after the record changed). */
+const MAX_RELOADS = 3
 
 /** @internal What a {@link ProfileDomain} works with: the domain record it was built from and its envelope. */
 export interface DomainRuntime {
@@ -129,24 +133,27 @@ export class ProfileDomain {
 
   /**
    * Run `op`. A refusal that a newer domain record may explain (a wrapping key this process does not trust
-   * yet, or a key or grant it no longer should use: another process switched keys) reloads the domain
-   * once and, if the record changed, retries.
+   * yet, or a key or grant it no longer should use: another process switched keys), or the write path
+   * finding that the record changed (switch-guard.ts), reloads the domain and, if the record changed,
+   * retries (a bounded number of times).
    */
   async #run<R>(op: (rt: DomainRuntime) => Promise<R>): Promise<R> {
     let rt = await this.#source.current()
     try {
-      try {
-        return await op(rt)
-      } catch (err) {
-        const stale =
-          (err instanceof InvalidKeyError && err.reason === 'NOT_ALLOWED') ||
-          err instanceof KeyAccessDeniedError ||
-          err instanceof KeyDisabledError
-        if (!stale) throw err
-        const before = rt.record.revision
-        rt = await this.#source.reload()
-        if (rt.record.revision === before) throw err
-        return await op(rt)
+      for (let reloads = 0; ; reloads++) {
+        try {
+          return await op(rt)
+        } catch (err) {
+          const stale =
+            isDomainChanged(err) ||
+            (err instanceof InvalidKeyError && err.reason === 'NOT_ALLOWED') ||
+            err instanceof KeyAccessDeniedError ||
+            err instanceof KeyDisabledError
+          if (!stale || reloads === MAX_RELOADS) throw err
+          const before = rt.record.revision
+          rt = await this.#source.reload()
+          if (rt.record.revision === before) throw err
+        }
       }
     } catch (err) {
       throw explainKeyError(err, rt.record)

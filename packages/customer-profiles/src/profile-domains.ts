@@ -25,9 +25,12 @@ import {
 import { type DomainRuntime, ProfileDomain } from './profile-domain.js'
 import { ProfileKeyring } from './profile-keyring.js'
 import type { DomainGrant, DomainRecord, ProfileStore } from './profile-store.js'
+import { SwitchSafeKeyring } from './switch-guard.js'
 
 const PRINCIPAL = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/
 const MAX_GRANT_TOKENS = 10
+/** Listing passes of a key switch (the first re-wraps everything; later ones what appeared meanwhile). */
+const MAX_SWITCH_PASSES = 4
 
 /** Options of {@link ProfileDomains}. */
 export interface ProfileDomainsOptions {
@@ -42,6 +45,8 @@ export interface ProfileDomainsOptions {
   /**
    * Data-key cache of each domain. Default `{ maxAgeMs: 60_000 }`: a revoked grant or disabled key stops
    * a process within a minute (or at once after {@link ProfileDomain.purge}). `false`: ask KMS every time.
+   * Each cache miss on the write path also makes two domain-record reads and four key-store reads (the
+   * key-switch check, see {@link ProfileDomains.switchKey}).
    */
   readonly cache?: Partial<CacheLimits> | false
   /** Key window of the scope keys in ms (a new version per window); default none (until rotated). */
@@ -321,9 +326,28 @@ export class ProfileDomains {
   /**
    * Switch the domain's default key, or one object type's key, on existing data: validate the new key,
    * create the service's grant on it, record the switch, re-wrap every scope key version concerned with
-   * KMS ReEncrypt (the data itself is untouched), then retire the grants of keys no longer used. After it
-   * returns the old key is not needed any more (it may be disabled or deleted). Interrupted? Call it again
-   * with the same arguments: it resumes.
+   * KMS ReEncrypt (the data itself is untouched), then retire the grants of keys no longer used. Interrupted?
+   * Call it again with the same arguments: it resumes.
+   *
+   * Guarantee when it resolves: no stored object of the switched object types (every type without its own
+   * key, or `objectType`) needs the old key. Every scope key version that any process of this domain (any
+   * ProfileDomains instance on the same stores) has encrypted data under is wrapped under the new key, so
+   * the old key may be disabled or deleted. This holds with writers running during the switch, including
+   * processes still holding the domain record from before it: the switch records the new key before it lists
+   * the scopes, and lists again until a pass finds nothing left to re-wrap; a writer checks, after getting a
+   * scope key version and before encrypting under it, that the stored record still allows that version's
+   * wrapping key (else it reloads the record, or moves the scope to the new key itself, or starts a new
+   * version under it). After it resolves:
+   * - a process with data keys cached keeps encrypting and decrypting with them, without KMS, until the
+   *   cache entry expires (`cache.maxAgeMs`) or {@link ProfileDomain.purge}. That keeps the guarantee (those
+   *   versions were re-wrapped: what it writes is readable under the new key), and it is why disabling the
+   *   old key does not stop such a process at once;
+   * - a process holding the old record reloads it on its next cache miss (the write path compares the
+   *   record's revision) or on the first refusal (reads).
+   * A version under the old key that no process encrypted under can be left behind (a writer that created
+   * one after the switch's last listing and could not move it): it holds no data; re-wrapping it fails
+   * once the old key is gone, so a later switch of that object type fails naming the old key.
+   * Precondition: the ProfileStore's `getDomain` and the KeyStore's reads are strongly consistent.
    *
    * @example
    * ```ts
@@ -392,29 +416,61 @@ export class ProfileDomains {
       }
     }
 
-    // Re-wrap: the object type's scope, or every scope of the domain without its own key.
+    // Re-wrap: the object type's scope, or every scope of the domain without its own key. The switch is
+    // recorded above, before the first listing: a writer that still uses the old record checks the record
+    // after writing a version and finds the switch (switch-guard.ts). Then list again until a pass finds
+    // no scope left to re-wrap (one created meanwhile, or a version created under another key), so that
+    // when the old key's grants are retired below no version of these scopes is under the old key.
     const hierarchy = this.#hierarchy(record, this.#tokens(record, 'all'))
-    const scopeIds =
+    const switched = async (): Promise<string[]> =>
       objectType !== undefined
         ? [scopeIdOf(domainName, objectType, record.generation)]
         : (await hierarchy.listScopes()).filter((id) => {
             const type = objectTypeOfScope(domainName, id, record.generation)
             return type !== undefined && record.objectTypeKeys[type] === undefined
           })
-    const scopes: Array<{ scopeId: string; rewrapped: number[]; alreadyDone: number[] }> = []
+    const done = new Map<string, { rewrapped: number[]; alreadyDone: number[] }>()
+    const settled = async (scopeId: string): Promise<boolean> => {
+      const scope = await hierarchy.scope(scopeId)
+      if (scope?.state === 'destroyed') return true
+      if (!done.has(scopeId) || scope?.rootKeyId !== toKeyArn) return false
+      return (await hierarchy.listVersions(scopeId)).every(
+        (v) => v.state !== 'active' || v.wrappingKeyId === toKeyArn,
+      )
+    }
     try {
-      for (const scopeId of scopeIds) {
-        const scope = await hierarchy.scope(scopeId)
-        if (scope?.state === 'destroyed') continue
-        const done = await hierarchy.rewrap(scopeId, toKeyArn, {
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          ...(this.#actor ? { actor: this.#actor } : {}),
-        })
-        scopes.push({ scopeId, rewrapped: done.rewrapped, alreadyDone: done.alreadyDone })
+      for (let pass = 0; ; pass++) {
+        const pending: string[] = []
+        for (const scopeId of await switched()) if (!(await settled(scopeId))) pending.push(scopeId)
+        if (pending.length === 0) break
+        // Postcondition: a bounded number of passes (writers do not keep creating versions under old keys).
+        if (pass === MAX_SWITCH_PASSES) {
+          throw new KeyStoreError(
+            'CONFLICT',
+            `Domain "${domainName}": scope key versions under keys other than ${toKeyArn} kept appearing in ${pending.join(', ')} during the key switch.`,
+            'Run the same switchKey() again: it resumes.',
+          )
+        }
+        for (const scopeId of pending) {
+          const result = await hierarchy.rewrap(scopeId, toKeyArn, {
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+            ...this.#actorOption(),
+          })
+          const before = done.get(scopeId)
+          done.set(scopeId, {
+            rewrapped: [...(before?.rewrapped ?? []), ...result.rewrapped],
+            alreadyDone: before?.alreadyDone ?? result.alreadyDone,
+          })
+        }
       }
     } catch (err) {
       throw explainKeyError(err, record)
     }
+    const scopes = [...done].map(([scopeId, r]) => ({
+      scopeId,
+      rewrapped: r.rewrapped.sort((a, b) => a - b),
+      alreadyDone: r.alreadyDone,
+    }))
 
     // Retire the grants of keys no longer used, then close the switch.
     const used = keysInUse(record)
@@ -540,13 +596,36 @@ export class ProfileDomains {
 
   #build(record: DomainRecord): DomainRuntime {
     const hierarchy = this.#hierarchy(record, this.#tokens(record, 'recent'))
-    const keyring = new ProfileKeyring(
-      hierarchy,
-      record.domainName,
-      record.generation,
-      `${record.domainName}\u0000${record.generation}\u0000${record.revision}`,
+    const keyring = new SwitchSafeKeyring(
+      new ProfileKeyring(
+        hierarchy,
+        record.domainName,
+        record.generation,
+        `${record.domainName}\u0000${record.generation}\u0000${record.revision}`,
+      ),
+      {
+        record,
+        store: this.#store,
+        keyStore: this.#keyStore,
+        clock: this.#clock,
+        // A switch's own step on one scope: with every grant token (DescribeKey of the target included).
+        rewrap: async (scopeId, keyArn) => {
+          await this.#hierarchy(record, this.#tokens(record, 'all')).rewrap(
+            scopeId,
+            keyArn,
+            this.#actorOption(),
+          )
+        },
+        rotate: async (scopeId) => {
+          await hierarchy.rotate(scopeId, this.#actorOption())
+        },
+      },
     )
     return { record, envelope: new Envelope({ keyring, cache: this.#cache, clock: this.#clock }) }
+  }
+
+  #actorOption(): { actor?: string } {
+    return this.#actor === undefined ? {} : { actor: this.#actor }
   }
 
   #runtime(domainName: string, reload = false): Promise<DomainRuntime> {

@@ -54,7 +54,10 @@ export interface StoredObject {
 
 /**
  * Persistence for domains and encrypted objects. `putDomain` is conditional (compare-and-set on
- * `revision`), so two processes changing one domain cannot both win.
+ * `revision`), so two processes changing one domain cannot both win. `getDomain` must be strongly
+ * consistent (a read returns the last successful `putDomain`, e.g. DynamoDB `ConsistentRead: true`):
+ * writers check the record after writing a scope key version, which is what keeps a key switch from
+ * missing it (see `ProfileDomains.switchKey`).
  *
  * @example
  * ```ts
