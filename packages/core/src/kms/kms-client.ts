@@ -16,6 +16,8 @@ export interface KmsClientOptions {
   readonly credentials?: KMSClientConfig['credentials']
   /** Attempts per request including retries (SDK default 3). */
   readonly maxAttempts?: number
+  /** Shared config/credentials profile for the SDK's default credential chain (like `AWS_PROFILE`). */
+  readonly profile?: string
 }
 
 /**
@@ -95,6 +97,7 @@ export function createKmsClient(options: KmsClientOptions): KMSClient {
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
   })
 }
 
@@ -105,10 +108,21 @@ interface EndpointLike {
   readonly url?: URL
 }
 
+/** The parts of a resolved SDK client config this check reads (present in SDK v3 clients). */
+interface EndpointConfig {
+  readonly endpoint?: () => Promise<EndpointLike> | EndpointLike
+  readonly isCustomEndpoint?: boolean
+  readonly ignoreConfiguredEndpointUrls?: boolean
+  /** The endpoint from `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` / a profile's `endpoint_url` (memoized). */
+  readonly serviceConfiguredEndpoint?: () => Promise<string | undefined>
+}
+
 /**
- * Check the custom endpoint of any `KMSClient` (also one you built yourself): HTTPS, or HTTP on loopback.
- * Clients without a custom endpoint use the SDK's regional HTTPS endpoints and pass. `KmsKeyring` runs
- * this once, before its first KMS call.
+ * Check the endpoint any `KMSClient` (also one you built yourself) will call: HTTPS, or HTTP on loopback.
+ * That is its custom `endpoint`, or else the endpoint the SDK takes from the environment or the shared config
+ * file at the first request (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`, a profile's `endpoint_url` or
+ * `services` section); with neither, the SDK's regional HTTPS endpoints pass. `KmsKeyring` and
+ * `validateKey` run this once, before their first KMS call.
  *
  * @example
  * ```ts
@@ -116,12 +130,43 @@ interface EndpointLike {
  * import { assertSecureKmsEndpoint } from '@kms-envelope/core'
  *
  * await assertSecureKmsEndpoint(new KMSClient({ region: 'us-east-1', endpoint: 'http://kms.internal' })) // throws ConfigurationError
+ * // AWS_ENDPOINT_URL_KMS=http://kms.internal in the environment: throws too
  * ```
  */
 export async function assertSecureKmsEndpoint(client: KMSClient): Promise<void> {
-  const provider = (client.config as { endpoint?: () => Promise<EndpointLike> | EndpointLike }).endpoint
-  if (typeof provider !== 'function') return
-  const endpoint = await provider()
+  const config = client.config as EndpointConfig
+  const provider = config.endpoint
+  if (typeof provider === 'function' && config.isCustomEndpoint !== false) {
+    checkResolvedEndpoint(await provider())
+    return
+  }
+  // Precondition: an endpoint the SDK will pick up from the environment or config file is checked too (it is
+  // the same memoized value the SDK uses at the first request).
+  if (
+    config.ignoreConfiguredEndpointUrls !== true &&
+    typeof config.serviceConfiguredEndpoint === 'function'
+  ) {
+    const configured = await config.serviceConfiguredEndpoint()
+    if (configured === undefined || configured === '') return
+    let url: URL
+    try {
+      url = new URL(configured)
+    } catch (cause) {
+      throw new ConfigurationError(
+        `The configured KMS endpoint "${configured}" (AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL or endpoint_url) is not a URL.`,
+        'Fix or unset it, or pass the endpoint explicitly.',
+        { cause },
+      )
+    }
+    checkEndpoint(
+      url.protocol,
+      url.hostname,
+      `${url.origin} (from AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL or endpoint_url)`,
+    )
+  }
+}
+
+function checkResolvedEndpoint(endpoint: EndpointLike): void {
   if (endpoint.url instanceof URL) {
     checkEndpoint(endpoint.url.protocol, endpoint.url.hostname, endpoint.url.origin)
     return

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms'
 import {
   assertSecureKmsEndpoint,
@@ -7,7 +10,7 @@ import {
   KmsKeyring,
 } from '@kms-envelope/core'
 import { mockClient } from 'aws-sdk-client-mock'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 
 const ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'
 
@@ -85,5 +88,76 @@ describe('assertSecureKmsEndpoint', () => {
     expect(
       () => new KmsKeyring({ region: 'us-east-1', endpoint: 'http://kms.example.com', generatorKeyId: ARN }),
     ).toThrow(ConfigurationError)
+  })
+})
+
+describe('assertSecureKmsEndpoint with an endpoint from the environment or the shared config file', () => {
+  const saved = { ...process.env }
+  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' }
+  afterEach(() => {
+    for (const k of ['AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL', 'AWS_CONFIG_FILE', 'AWS_PROFILE']) {
+      if (saved[k] === undefined) delete process.env[k]
+      else process.env[k] = saved[k]
+    }
+  })
+
+  it('refuses AWS_ENDPOINT_URL_KMS=http://remote, and KmsKeyring makes no KMS call', async () => {
+    process.env.AWS_ENDPOINT_URL_KMS = 'http://kms.internal.example:8080'
+    const client = new KMSClient({ region: 'us-east-1', credentials })
+    const err = await assertSecureKmsEndpoint(client).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigurationError)
+    expect((err as Error).message).toMatch(/kms\.internal\.example:8080.*AWS_ENDPOINT_URL_KMS/)
+    const kms = mockClient(client)
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: new Uint8Array(32), CiphertextBlob: new Uint8Array(8), KeyId: ARN })
+    await expect(new KmsKeyring({ client, generatorKeyId: ARN }).generateDataKey({})).rejects.toBeInstanceOf(
+      ConfigurationError,
+    )
+    expect(kms.calls()).toHaveLength(0)
+  })
+
+  it('refuses AWS_ENDPOINT_URL=http://remote; accepts https and loopback http', async () => {
+    process.env.AWS_ENDPOINT_URL = 'http://10.0.0.5'
+    await expect(
+      assertSecureKmsEndpoint(new KMSClient({ region: 'us-east-1', credentials })),
+    ).rejects.toBeInstanceOf(ConfigurationError)
+    process.env.AWS_ENDPOINT_URL = 'https://kms.vpce.example'
+    await expect(
+      assertSecureKmsEndpoint(new KMSClient({ region: 'us-east-1', credentials })),
+    ).resolves.toBeUndefined()
+    process.env.AWS_ENDPOINT_URL_KMS = 'http://127.0.0.1:4599'
+    await expect(
+      assertSecureKmsEndpoint(new KMSClient({ region: 'us-east-1', credentials })),
+    ).resolves.toBeUndefined()
+  })
+
+  it("refuses a profile's endpoint_url in the shared config file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kenv-endpoint-'))
+    try {
+      const file = join(dir, 'config')
+      writeFileSync(file, '[profile remote]\nregion = us-east-1\nendpoint_url = http://kms.lan\n')
+      process.env.AWS_CONFIG_FILE = file
+      process.env.AWS_PROFILE = 'remote'
+      await expect(
+        assertSecureKmsEndpoint(new KMSClient({ region: 'us-east-1', credentials })),
+      ).rejects.toBeInstanceOf(ConfigurationError)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('passes when the client ignores configured endpoints, or has its own https endpoint', async () => {
+    process.env.AWS_ENDPOINT_URL_KMS = 'http://kms.internal.example'
+    await expect(
+      assertSecureKmsEndpoint(
+        new KMSClient({ region: 'us-east-1', credentials, ignoreConfiguredEndpointUrls: true }),
+      ),
+    ).resolves.toBeUndefined()
+    await expect(
+      assertSecureKmsEndpoint(
+        new KMSClient({ region: 'us-east-1', credentials, endpoint: 'https://kms.example' }),
+      ),
+    ).resolves.toBeUndefined()
   })
 })
