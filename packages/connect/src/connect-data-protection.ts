@@ -171,12 +171,12 @@ export class ConnectDataProtection {
     this.#integration = integration.envelope
     // Recordings are written under the recording key; they are read under it or under the service key,
     // so recordings made before a customer chose its own key stay readable after the switch. KMS binds the
-    // account (kmsContextKeys: data class and account); the contact is bound per recording by its
+    // account (kmsContext: data class and account); the contact is bound per recording by its
     // header, so it costs no KMS call: one data key per account however many contacts.
     this.#recordingKms = new KmsKeyring({
       client: options.kms,
       generatorKeyId: keys.recordingKey.arn,
-      kmsContextKeys: [DATA_CLASS_KEY, ACCOUNT_KEY],
+      kmsContext: [DATA_CLASS_KEY, ACCOUNT_KEY],
       decrypt: { mode: 'strict', keyIds: [...new Set([keys.recordingKey.arn, keys.serviceKey.arn])] },
       ...grantTokens,
     })

@@ -65,7 +65,7 @@ export interface Keyring {
    * id). When present, the envelope caches one data key per returned value instead of one per full context,
    * and on decryption reuses a data key for every message with the same wrapped keys whatever its other
    * pairs. Every pair is still authenticated by each message. Implement it only if `generateDataKey` and
-   * `decryptDataKey` ignore the other pairs (a `KmsKeyring` does only with `kmsContextKeys`; otherwise KMS
+   * `decryptDataKey` ignore the other pairs (a `KmsKeyring` does only with `kmsContext`; otherwise KMS
    * binds the whole context).
    */
   dataKeyScope?(context: EncryptionContext): string

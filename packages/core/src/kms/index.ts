@@ -18,6 +18,7 @@ export {
   type KmsClientOptions,
 } from './kms-client.js'
 export {
+  type KmsContextSelector,
   type KmsDecryptMode,
   KmsKeyring,
   type KmsKeyringOptions,

@@ -65,13 +65,29 @@ export interface KmsKeyringOptions {
   /** Which wrapped keys may be decrypted. Default `{ mode: 'strict' }` with the generator and additional keys. */
   readonly decrypt?: KmsDecryptMode
   /**
-   * Send KMS only these pairs of the encryption context (each must be present), and cache one data key per
-   * their values. The other pairs (a record or contact id) are still authenticated by every message, but no
-   * longer cost a GenerateDataKey (or, reading, a Decrypt) each. KMS (CloudTrail, key-policy conditions) sees
-   * only these pairs. Default: the whole context goes to KMS and the cache keeps a data key per context.
+   * Which pairs of each message's encryption context KMS binds: a list of context keys (each must be
+   * present), or a function returning a subset of the context. The envelope then caches one data key per
+   * value of those pairs; the other pairs (a record or contact id) are still authenticated by every message,
+   * but no longer cost a GenerateDataKey (or, reading, a Decrypt) each. KMS (CloudTrail, key-policy
+   * conditions) sees only the selected pairs. Default: the whole context goes to KMS and the cache keeps a
+   * data key per context.
    */
-  readonly kmsContextKeys?: readonly string[]
+  readonly kmsContext?: KmsContextSelector
 }
+
+/**
+ * The part of a message's encryption context KMS binds: context keys, or a function returning a subset of
+ * the context (e.g. leaving out per-object pairs only for some kinds of messages).
+ *
+ * @example
+ * ```ts
+ * const byTenant: KmsContextSelector = ['tenant']
+ * const notPerImage: KmsContextSelector = ({ image, ...rest }) => rest
+ * ```
+ */
+export type KmsContextSelector = readonly string[] | ((context: EncryptionContext) => EncryptionContext)
+
+let selectorIds = 0
 
 /** Counts of KMS calls a keyring made (including failed ones). */
 export interface KmsKeyringStats {
@@ -100,6 +116,27 @@ function isKeyArn(id: string): boolean {
   return tryParseKmsArn(id)?.resourceType === 'key'
 }
 
+/** The pairs of `keys`; each must be in the context. */
+function pick(context: EncryptionContext, keys: readonly string[]): EncryptionContext {
+  const out: Record<string, string> = {}
+  for (const k of keys) {
+    const v = context[k]
+    // Precondition: every pair KMS binds is in the context.
+    if (v === undefined) {
+      throw new ConfigurationError(
+        `The encryption context has no "${k}" pair, which this keyring sends to KMS (kmsContext).`,
+        `Include ${keys.map((key) => `"${key}"`).join(', ')} in the context of every message of this keyring.`,
+      )
+    }
+    out[k] = v
+  }
+  return out
+}
+
+function sortedPairs(context: EncryptionContext): [string, string][] {
+  return Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
 function badResponse(operation: string, keyId: string, detail: string): KmsEnvelopeError {
   return new UnexpectedKmsResponseError(operation, `${detail} (key ${keyId})`)
 }
@@ -121,7 +158,7 @@ function badResponse(operation: string, keyId: string, detail: string): KmsEnvel
  * // A reader in another account's service, trusting keys of one customer account:
  * const reader = new KmsKeyring({ region: 'us-east-1', decrypt: { mode: 'discovery', accounts: ['111122223333'] } })
  * // KMS binds the tenant; each record's id is authenticated per message, one data key serves the tenant:
- * const perTenant = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: keyArn, kmsContextKeys: ['tenant'] }) })
+ * const perTenant = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: keyArn, kmsContext: ['tenant'] }) })
  * await perTenant.encrypt(record, { context: { tenant: 'acme', recordId: 'r-1' } })
  * ```
  */
@@ -136,10 +173,10 @@ export class KmsKeyring implements Keyring {
   readonly #strictIds: readonly string[]
   readonly #accounts: ReadonlySet<string>
   readonly #discoveryPartition: string
-  readonly #kmsContextKeys: readonly string[] | undefined
+  readonly #selectKmsContext: ((context: EncryptionContext) => EncryptionContext) | undefined
   /**
-   * With `kmsContextKeys`: the part of a context the data keys depend on (so the envelope caches one per
-   * value of those pairs); absent otherwise, since KMS then binds the whole context.
+   * With `kmsContext`: the part of a context the data keys depend on (so the envelope caches one per value
+   * of those pairs); absent otherwise, since KMS then binds the whole context.
    */
   readonly dataKeyScope?: (context: EncryptionContext) => string
   #allowed: Promise<ReadonlySet<string>> | undefined
@@ -251,22 +288,30 @@ export class KmsKeyring implements Keyring {
         'Set generatorKeyId, or decrypt.keyIds, or use discovery mode.',
       )
     }
-    const kmsContextKeys = options.kmsContextKeys
-    if (kmsContextKeys !== undefined) {
+    const selector = options.kmsContext
+    let selectorId: string | null = null
+    if (typeof selector === 'function') {
+      this.#selectKmsContext = selector
+      selectorId = `fn#${++selectorIds}`
+    } else if (selector !== undefined) {
       // Precondition: distinct, non-empty context keys (at least one: KMS must bind something).
       if (
-        !Array.isArray(kmsContextKeys) ||
-        kmsContextKeys.length === 0 ||
-        kmsContextKeys.some((k) => typeof k !== 'string' || k.length === 0) ||
-        new Set(kmsContextKeys).size !== kmsContextKeys.length
+        !Array.isArray(selector) ||
+        selector.length === 0 ||
+        selector.some((k) => typeof k !== 'string' || k.length === 0) ||
+        new Set(selector).size !== selector.length
       ) {
         throw new ConfigurationError(
-          'kmsContextKeys must be a non-empty list of distinct, non-empty context keys.',
-          "List the pairs KMS should bind, e.g. kmsContextKeys: ['tenant'].",
+          'kmsContext must be a non-empty list of distinct, non-empty context keys, or a function.',
+          "List the pairs KMS should bind, e.g. kmsContext: ['tenant'].",
         )
       }
-      this.#kmsContextKeys = [...kmsContextKeys]
-      this.dataKeyScope = (context) => JSON.stringify(this.#kmsContextKeys!.map((k) => context[k] ?? null))
+      const keys: readonly string[] = [...selector]
+      this.#selectKmsContext = (context) => pick(context, keys)
+      selectorId = JSON.stringify(keys)
+    }
+    if (this.#selectKmsContext !== undefined) {
+      this.dataKeyScope = (context) => JSON.stringify(sortedPairs(this.#kmsContext(context)))
     }
     this.partition = `kms:${JSON.stringify([
       this.#generator ?? null,
@@ -275,27 +320,25 @@ export class KmsKeyring implements Keyring {
       this.#strictIds,
       [...this.#accounts].sort(),
       this.#discoveryPartition,
-      this.#kmsContextKeys ?? null,
+      selectorId,
     ])}`
   }
 
-  /** The encryption context sent to KMS: all of it, or only the `kmsContextKeys` pairs. */
+  /** The encryption context sent to KMS: all of it, or the pairs `kmsContext` selects. */
   #kmsContext(context: EncryptionContext): Record<string, string> {
-    const keys = this.#kmsContextKeys
-    if (keys === undefined) return { ...context }
-    const out: Record<string, string> = {}
-    for (const k of keys) {
-      const v = context[k]
-      // Precondition: every pair KMS binds is in the context.
-      if (v === undefined) {
+    const select = this.#selectKmsContext
+    if (select === undefined) return { ...context }
+    const selected = select(context)
+    // Postcondition: only pairs of the message's own context (every pair KMS binds is also in the header).
+    for (const [k, v] of Object.entries(selected ?? {})) {
+      if (context[k] !== v) {
         throw new ConfigurationError(
-          `The encryption context has no "${k}" pair, which this keyring sends to KMS (kmsContextKeys).`,
-          `Include ${keys.map((key) => `"${key}"`).join(', ')} in the context of every message of this keyring.`,
+          `kmsContext selected the pair "${k}", which is not in the message's encryption context.`,
+          'Return a subset of the context given to the kmsContext function.',
         )
       }
-      out[k] = v
     }
-    return out
+    return { ...selected }
   }
 
   /** How many KMS calls this keyring made. */

@@ -495,10 +495,10 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
     expect(kms.commandCalls(DecryptCommand)).toHaveLength(0)
   })
 
-  describe('kmsContextKeys (KMS binds some pairs, every message all of them) (KMS binds some pairs, every message all of them)', () => {
+  describe('kmsContext (KMS binds some pairs, every message all of them)', () => {
     it('sends KMS only the listed pairs; 50 records of one tenant cost 1 GenerateDataKey and, cold, 1 Decrypt', async () => {
       simulate()
-      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] })
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['tenant'] })
       const envelope = new Envelope({ keyring })
       const cts = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
@@ -513,7 +513,7 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
       await envelope.encrypt('x', { context: { tenant: 'globex', record: 'r-0' } })
       expect(keyring.stats().generateDataKey).toBe(2)
 
-      const reader = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] })
+      const reader = new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['tenant'] })
       const cold = new Envelope({ keyring: reader })
       for (const [i, ct] of cts.entries()) {
         const { plaintext, context } = await cold.decrypt(ct, { expectedContext: { record: `r-${i}` } })
@@ -526,7 +526,7 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
 
     it('the pairs KMS does not see are still authenticated: an edited record id fails, never plaintext', async () => {
       simulate()
-      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] })
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['tenant'] })
       const envelope = new Envelope({ keyring })
       const ct = Buffer.from(await envelope.encrypt('secret', { context: { tenant: 'acme', record: 'r-1' } }))
       const at = ct.indexOf(Buffer.from('r-1'))
@@ -535,14 +535,14 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
       // Warm cache (the data key is cached for the tenant) and cold: both refuse.
       await expect(envelope.decrypt(ct)).rejects.toBeInstanceOf(TamperedCiphertextError)
       const cold = new Envelope({
-        keyring: new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] }),
+        keyring: new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['tenant'] }),
       })
       await expect(cold.decrypt(ct)).rejects.toBeInstanceOf(TamperedCiphertextError)
     })
 
     it('a context without a listed pair is refused before any KMS call; bad lists are refused', async () => {
       simulate()
-      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant', 'region'] })
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['tenant', 'region'] })
       const err = await new Envelope({ keyring })
         .encrypt('x', { context: { tenant: 'acme' } })
         .catch((e: unknown) => e)
@@ -550,19 +550,68 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
       expect((err as Error).message).toMatch(/"region"/)
       expect(kms.calls()).toHaveLength(0)
       for (const bad of [[], [''], ['a', 'a'], 'tenant'] as unknown as string[][]) {
-        expect(() => new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: bad })).toThrow(
+        expect(() => new KmsKeyring({ client, generatorKeyId: A, kmsContext: bad })).toThrow(
           ConfigurationError,
         )
       }
     })
 
-    it('messages of a keyring without kmsContextKeys are not read through the per-tenant cache entry', async () => {
+    it('a function selects per message: only marked messages leave their per-object pair out of KMS', async () => {
+      simulate()
+      const keyring = new KmsKeyring({
+        client,
+        generatorKeyId: A,
+        kmsContext: (ctx) => {
+          if (ctx.shared === undefined) return ctx
+          const { image: _image, ...rest } = ctx
+          return rest
+        },
+      })
+      const envelope = new Envelope({ keyring })
+      for (let i = 0; i < 20; i++) {
+        await envelope.encrypt(`img${i}`, { context: { dataset: 'd1', shared: 'yes', image: `i${i}.png` } })
+      }
+      expect(keyring.stats().generateDataKey).toBe(1)
+      expect(kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input.EncryptionContext).toEqual({
+        dataset: 'd1',
+        shared: 'yes',
+      })
+      // Unmarked messages bind everything in KMS: one data key each.
+      const a = await envelope.encrypt('a', { context: { dataset: 'd1', image: 'a.png' } })
+      await envelope.encrypt('b', { context: { dataset: 'd1', image: 'b.png' } })
+      expect(keyring.stats().generateDataKey).toBe(3)
+      expect(kms.commandCalls(GenerateDataKeyCommand)[1]!.args[0].input.EncryptionContext).toEqual({
+        dataset: 'd1',
+        image: 'a.png',
+      })
+      expect(
+        Buffer.from(
+          (await new Envelope({ keyring }).decrypt(a, { expectedContext: { image: 'a.png' } })).plaintext,
+        ).toString(),
+      ).toBe('a')
+    })
+
+    it('a function may only select pairs of the context itself', async () => {
+      simulate()
+      const keyring = new KmsKeyring({
+        client,
+        generatorKeyId: A,
+        kmsContext: () => ({ tenant: 'someone-else' }),
+      })
+      const err = await new Envelope({ keyring })
+        .encrypt('x', { context: { tenant: 'acme' } })
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ConfigurationError)
+      expect(kms.calls()).toHaveLength(0)
+    })
+
+    it('messages of a keyring without kmsContext are not read through the per-tenant cache entry', async () => {
       simulate()
       const whole = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: A }) })
       const ct = await whole.encrypt('full context', { context: { tenant: 'acme', record: 'r-1' } })
       // KMS bound the whole context: a reader that sends only the tenant is refused by KMS (no plaintext).
       const partial = new Envelope({
-        keyring: new KmsKeyring({ client, generatorKeyId: A, kmsContextKeys: ['tenant'] }),
+        keyring: new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['tenant'] }),
       })
       await expect(partial.decrypt(ct)).rejects.toBeInstanceOf(KmsEnvelopeError)
     })
