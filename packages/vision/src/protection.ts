@@ -7,14 +7,10 @@ import type { KMSClient } from '@aws-sdk/client-kms'
 import {
   ConfigurationError,
   customerManagedKey,
-  type DecryptedDataKey,
-  type EncryptedDataKey,
   type EncryptionContext,
   Envelope,
   type EnvelopeOptions,
-  type GeneratedDataKey,
   type KeyOwnership,
-  type Keyring,
   KmsKeyring,
   serviceOwnedKey,
   validateKey,
@@ -159,39 +155,6 @@ export function kmsContext(context: EncryptionContext): EncryptionContext {
 }
 
 /**
- * A KMS keyring whose data keys depend only on {@link kmsContext}: it sends that part to KMS and tells
- * core's envelope (`dataKeyScope`) that it is the data key's scope, so the cache holds one data key per
- * dataset or collection instead of one per object. Every pair, the per-object ones included, is still
- * authenticated by each message (its header is the additional data of every frame), and every read checks
- * the object's pairs before any KMS call.
- */
-class VisionKeyring implements Keyring {
-  readonly partition: string
-  readonly #kms: KmsKeyring
-
-  constructor(kms: KmsKeyring) {
-    this.#kms = kms
-    this.partition = `vision:${kms.partition}`
-  }
-
-  generateDataKey(context: EncryptionContext): Promise<GeneratedDataKey> {
-    return this.#kms.generateDataKey(kmsContext(context))
-  }
-
-  decryptDataKey(
-    encryptedDataKeys: readonly EncryptedDataKey[],
-    context: EncryptionContext,
-  ): Promise<DecryptedDataKey> {
-    return this.#kms.decryptDataKey(encryptedDataKeys, kmsContext(context))
-  }
-
-  dataKeyScope(context: EncryptionContext): string {
-    const pairs = Object.entries(kmsContext(context)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return JSON.stringify(pairs)
-  }
-}
-
-/**
  * @internal An envelope whose data keys come from exactly this KMS key (strict decrypt); `keyring` is the
  * KMS keyring (for its call counts), `shared` says whether objects marked {@link SHARED_DATA_KEY} share a
  * data key (the cache is on).
@@ -200,13 +163,16 @@ export function envelopeFor(
   config: VisionServiceConfig,
   key: ProtectionKey,
 ): { envelope: Envelope; keyring: KmsKeyring; shared: boolean } {
+  // KMS binds kmsContext(): a shared-key message leaves its per-object pairs out, so core's envelope caches
+  // one data key per dataset or collection; every pair is still authenticated by each message.
   const keyring = new KmsKeyring({
     client: config.kms,
     generatorKeyId: key.keyArn,
+    kmsContext,
     ...grantTokensOf(config),
   })
   const envelope = new Envelope({
-    keyring: new VisionKeyring(keyring),
+    keyring,
     ...(config.cache === undefined ? {} : { cache: config.cache }),
   })
   return { envelope, keyring, shared: config.cache !== false }
