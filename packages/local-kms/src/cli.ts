@@ -25,6 +25,8 @@ Options:
   --seed <file.json>         seed file: accounts, access keys, keys, aliases, grants (applied idempotently)
   --region <region>          region in key ARNs and SigV4 scopes (default us-east-1)
   --plaintext-key-material   dev only: store key material unsealed in <data-dir>/state.json
+  --grant-propagation-ms <n> grant eventual consistency: for <n> ms after CreateGrant a grant works
+                             only for requests carrying its grant token (default 0: at once)
   -h, --help                 show this help
 
 Without a seed: account 111122223333, whose root signs with access key "test", secret "test".`
@@ -49,6 +51,15 @@ async function main(argv: string[]): Promise<number> {
     return 2
   }
 
+  const propagation = Number(values['grant-propagation-ms'] ?? '0')
+  // Precondition: a whole, non-negative number of milliseconds.
+  if (!Number.isSafeInteger(propagation) || propagation < 0) {
+    process.stderr.write(
+      `error: --grant-propagation-ms must be a whole number of milliseconds >= 0, got ${values['grant-propagation-ms']}\n`,
+    )
+    return 2
+  }
+
   let kms: LocalKms
   try {
     kms = await LocalKms.create({
@@ -56,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
       ...(values.region !== undefined ? { region: values.region } : {}),
       plaintextKeyMaterial: values['plaintext-key-material'] === true,
+      ...(propagation > 0 ? { grantPropagationMs: propagation } : {}),
       onInternalError: (err) =>
         process.stderr.write(`local-kms internal error: ${(err as Error)?.stack ?? String(err)}\n`),
     })
@@ -78,7 +90,10 @@ async function main(argv: string[]): Promise<number> {
     return 1
   }
 
-  const storage = values['data-dir'] === undefined ? 'memory only' : `data dir ${values['data-dir']}`
+  const storage = [
+    values['data-dir'] === undefined ? 'memory only' : `data dir ${values['data-dir']}`,
+    ...(propagation > 0 ? [`grants propagate in ${propagation} ms`] : []),
+  ].join(', ')
   process.stdout.write(
     [
       `Local KMS listening on ${endpoint} (region ${kms.region}, ${storage})`,
@@ -122,6 +137,7 @@ function parse(argv: string[]) {
       seed: { type: 'string' },
       region: { type: 'string' },
       'plaintext-key-material': { type: 'boolean' },
+      'grant-propagation-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })

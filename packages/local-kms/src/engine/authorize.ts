@@ -134,6 +134,14 @@ export function grantAllows(
   return true
 }
 
+/**
+ * Is the grant in effect for this request? Within `grantPropagationMs` of its creation (AWS: before it
+ * has reached eventual consistency) only when the request carries its grant token; afterwards always.
+ */
+export function grantInEffect(ctx: OpContext, grant: GrantRecord): boolean {
+  return ctx.now - grant.creationDate >= ctx.grantPropagationMs || ctx.grantTokens.includes(grant.grantToken)
+}
+
 const denied = (ctx: OpContext, action: string, resource: string, why: string) =>
   new KmsServiceError(
     'AccessDeniedException',
@@ -147,7 +155,8 @@ const denied = (ctx: OpContext, action: string, resource: string, why: string) =
  *    key's account;
  * 3. a key policy Allow naming the caller (or its account root, which delegates to IAM) allows when the
  *    caller's identity policies also allow the action on the key (always needed across accounts);
- * 4. else a live grant allows (its id is recorded for the audit log).
+ * 4. else a live grant allows (its id is recorded for the audit log); one created less than
+ *    `grantPropagationMs` ago only when the request carries its grant token (see {@link grantInEffect}).
  * Anything else refuses. A caller without identity policies (the account root, or a principal seeded
  * without `policies`) has the implicit allow-all identity policy. Throws AccessDeniedException with
  * AWS's message. Internal.
@@ -172,7 +181,7 @@ export function authorize(ctx: OpContext, key: KeyRecord, action: string, facts:
   if (verdict !== 'none' && identity === 'allow') return
   if (GRANT_OPERATIONS.has(action)) {
     for (const grant of ctx.state.grantsOf(key.arn)) {
-      if (grantAllows(ctx, grant, action, facts)) {
+      if (grantInEffect(ctx, grant) && grantAllows(ctx, grant, action, facts)) {
         ctx.audit.grantId = grant.grantId
         return
       }

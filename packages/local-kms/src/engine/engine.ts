@@ -43,6 +43,13 @@ export interface EngineOptions {
   now?: () => number
   /** Audit events kept in memory for auditLog(). Default 10,000. The audit.log file keeps all. */
   auditMemoryLimit?: number
+  /**
+   * Grant eventual consistency, as in AWS KMS: for this many milliseconds after CreateGrant, a grant
+   * authorizes a request only if the request's `GrantTokens` include that grant's token (AWS: "typically
+   * less than a few seconds", up to several minutes); after it, with or without the token. ListGrants,
+   * RetireGrant and RevokeGrant see the grant at once. Default 0: a grant is effective at once.
+   */
+  grantPropagationMs?: number
 }
 
 /**
@@ -112,6 +119,14 @@ export class LocalKmsEngine {
    */
   static async open(options: EngineOptions = {}): Promise<LocalKmsEngine> {
     const clock = options.now ?? Date.now
+    const propagation = options.grantPropagationMs
+    // Precondition: a propagation delay is a non-negative whole number of milliseconds.
+    if (propagation !== undefined && !(Number.isSafeInteger(propagation) && propagation >= 0)) {
+      throw new LocalKmsError(
+        'ERR_LOCAL_KMS_OPTION',
+        `grantPropagationMs must be a whole number of milliseconds >= 0, got ${String(propagation)}.`,
+      )
+    }
     const seed = options.seed === undefined ? undefined : loadSeed(options.seed)
     const dataDir = options.dataDir
     let release = () => {}
@@ -326,6 +341,11 @@ export class LocalKmsEngine {
       audit: { keys: [], requestParameters: {} },
       dirty: false,
       policyCache: this.policyCache,
+      grantPropagationMs: this.options.grantPropagationMs ?? 0,
+      // Validated by the operations that take them (InvalidGrantTokenException); only read by authorize().
+      grantTokens: Array.isArray(input?.GrantTokens)
+        ? input.GrantTokens.filter((t): t is string => typeof t === 'string')
+        : [],
     }
     const op = OPERATIONS[operation]
     try {

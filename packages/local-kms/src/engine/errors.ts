@@ -38,7 +38,7 @@ export class KmsServiceError extends Error {
  * ```
  */
 export class LocalKmsError extends Error {
-  /** Stable code: `ERR_LOCAL_KMS_LOCKED`, `ERR_LOCAL_KMS_SEED`, `ERR_LOCAL_KMS_STATE`, `ERR_LOCAL_KMS_CLOSED`, `ERR_LOCAL_KMS_POLICY`. */
+  /** Stable code: `ERR_LOCAL_KMS_LOCKED`, `ERR_LOCAL_KMS_SEED`, `ERR_LOCAL_KMS_STATE`, `ERR_LOCAL_KMS_CLOSED`, `ERR_LOCAL_KMS_POLICY`, `ERR_LOCAL_KMS_OPTION` (an invalid engine option). */
   readonly code: string
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })

@@ -12,6 +12,10 @@ export interface OpContext {
   audit: { keys: KeyRecord[]; grantId?: string; requestParameters: Record<string, unknown> }
   /** Set when a lazy change (scheduled deletion done, automatic rotation) must be saved. */
   dirty: boolean
+  /** Milliseconds after CreateGrant during which a grant needs its token in the request (EngineOptions.grantPropagationMs). */
+  grantPropagationMs: number
+  /** The request's GrantTokens (strings only; the operation validates them). */
+  grantTokens: readonly string[]
   /** Cached parsed policies, by key ARN. */
   policyCache: Map<string, { source: string; statements: import('./policy.js').Statement[] }>
 }

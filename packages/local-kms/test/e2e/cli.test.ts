@@ -5,10 +5,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DescribeKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms'
+import {
+  CreateGrantCommand,
+  DescribeKeyCommand,
+  GenerateDataKeyCommand,
+  KMSClient,
+  ListKeysCommand,
+} from '@aws-sdk/client-kms'
 import { afterAll, describe, expect, it } from 'vitest'
 import { LocalKms } from '../../src/index.js'
-import { CREDENTIALS, REGION, SEED, SEEDED_KEY_ARN } from './world.js'
+import { CREDENTIALS, REGION, SEED, SEEDED_KEY_ARN, SERVICE_ROLE } from './world.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'local-kms-cli-'))
@@ -99,5 +105,36 @@ describe('kms-envelope-local-kms CLI', () => {
     } finally {
       await reopened.close()
     }
+  })
+
+  it('--grant-propagation-ms: a new grant needs its token; a bad value exits 2', async () => {
+    const bad = cli(['--grant-propagation-ms', 'soon'])
+    expect(await bad.exited).toBe(2)
+    expect(bad.output().stderr).toMatch(/--grant-propagation-ms must be a whole number/)
+
+    const server = cli(['--port', '0', '--seed', seedPath, '--grant-propagation-ms', '600000'])
+    const endpoint = await server.endpoint
+    expect(server.output().stdout).toMatch(/grants propagate in 600000 ms/)
+    const client = (who: keyof typeof CREDENTIALS) =>
+      new KMSClient({ endpoint, region: REGION, credentials: CREDENTIALS[who], maxAttempts: 1 })
+    const { GrantToken } = await client('admin').send(
+      new CreateGrantCommand({
+        KeyId: SEEDED_KEY_ARN,
+        GranteePrincipal: SERVICE_ROLE,
+        Operations: ['GenerateDataKey'],
+      }),
+    )
+    const gdk = (GrantTokens?: string[]) =>
+      client('service').send(
+        new GenerateDataKeyCommand({
+          KeyId: SEEDED_KEY_ARN,
+          KeySpec: 'AES_256',
+          ...(GrantTokens ? { GrantTokens } : {}),
+        }),
+      )
+    await expect(gdk()).rejects.toMatchObject({ name: 'AccessDeniedException' })
+    expect((await gdk([GrantToken!])).Plaintext?.length).toBe(32)
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
   })
 })

@@ -1,5 +1,6 @@
 import { authorize, authorizeIdentityOnly } from '../authorize.js'
 import { fail } from '../errors.js'
+import { readGrantTokens } from '../grant-token.js'
 import { keyMetadata, newKeyRecord } from '../key-factory.js'
 import type { Operation } from '../operation.js'
 import { parsePolicy } from '../policy.js'
@@ -43,7 +44,9 @@ export const keyOperations: Record<string, Operation> = {
   DescribeKey: {
     mutating: false,
     run(ctx, input) {
-      const key = resolveKey(ctx, reqString(input, 'KeyId'), { crossAccount: true })
+      const keyId = reqString(input, 'KeyId')
+      readGrantTokens(input)
+      const key = resolveKey(ctx, keyId, { crossAccount: true })
       authorize(ctx, key, 'DescribeKey')
       return { KeyMetadata: keyMetadata(key) }
     },
