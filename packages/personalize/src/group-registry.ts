@@ -1,13 +1,6 @@
-/**
- * Where dataset groups are remembered across restarts: one record per group name (its ARN, key, role,
- * store prefix and creation time). The registry only ever sees records sealed by the service (kms-envelope
- * messages under the service-owned key, bound to the group's ARN), so an edited, swapped or forged record
- * is refused when it is opened; plug in a file, S3 or a database by implementing {@link DatasetGroupRegistry}.
- */
-import { randomUUID } from 'node:crypto'
-import { link, mkdir, open, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConfigurationError } from '@kms-envelope/core'
+import { ConfigurationError, createFileExclusive, syncDirectory } from '@kms-envelope/core'
 import { assertDatasetGroupName } from './resource-names.js'
 
 /**
@@ -112,25 +105,8 @@ export class FileDatasetGroupRegistry implements DatasetGroupRegistry {
   async create(name: string, record: Uint8Array): Promise<boolean> {
     const path = this.#path(name)
     await mkdir(this.directory, { recursive: true, mode: 0o700 })
-    const temp = join(this.directory, `.${process.pid}-${randomUUID()}.tmp`)
-    const handle = await open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(record)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    try {
-      // Postcondition: the record appears complete or not at all, and only if the name was free.
-      await link(temp, path)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
-      throw err
-    } finally {
-      await rm(temp, { force: true })
-    }
-    await this.#syncDirectory()
-    return true
+    // Postcondition: the record appears complete or not at all, and only if the name was free.
+    return createFileExclusive(path, record, this.directory)
   }
 
   async get(name: string): Promise<Uint8Array | undefined> {
@@ -166,24 +142,12 @@ export class FileDatasetGroupRegistry implements DatasetGroupRegistry {
 
   async delete(name: string): Promise<void> {
     await rm(this.#path(name), { force: true })
-    await this.#syncDirectory()
+    await syncDirectory(this.directory)
   }
 
   #path(name: string): string {
     // Precondition: a dataset group name (nothing else reaches the file system).
     assertDatasetGroupName(name)
     return join(this.directory, `${Buffer.from(name, 'utf8').toString('hex')}${SUFFIX}`)
-  }
-
-  async #syncDirectory(): Promise<void> {
-    let handle: Awaited<ReturnType<typeof open>> | undefined
-    try {
-      handle = await open(this.directory, 'r')
-      await handle.sync()
-    } catch {
-      // Windows cannot fsync a directory; the link itself is still atomic there.
-    } finally {
-      await handle?.close()
-    }
   }
 }
