@@ -26,7 +26,7 @@ export function explainKeyError(err: unknown, record: DomainRecord): unknown {
     const grantId = describe ? grant?.describeGrantId : grant?.grantId
     const name = grantName(record.domainName, describe ? 'describe' : 'crypto')
     explained.message = grant
-      ? `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on customer managed key ${keyId} to the service, which uses it only through grant ${grantId} (name ${name}); that grant was revoked or retired, or the key policy denies the service. The domain's data under this key is unreadable until the customer creates a new grant. ${err.message}`
+      ? `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on customer managed key ${keyId} to the service, which uses it only through grant ${grantId} (name ${name}); that grant was revoked or retired (the domain's data under this key is then unreadable until the customer creates a new grant), or it is not in effect yet (KMS grants are eventually consistent: for a few minutes after CreateGrant only calls carrying its grant token may use it; see grantTokenTtlMs), or the key policy denies the service. ${err.message}`
       : `Domain "${record.domainName}": KMS denied kms:${err.operation ?? '?'} on ${keyId ?? 'the key'}, for which the domain holds no grant. ${err.message}`
     return explained
   }

@@ -1,7 +1,7 @@
 /** Test world: a local KMS with a customer account (owns the keys) and a service account (uses them via grants). */
 import { CreateKeyCommand, DisableKeyCommand, type KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms'
 import { MemoryKeyStore } from '@kms-envelope/core'
-import { LocalKms } from '@kms-envelope/local-kms'
+import { LocalKms, type LocalKmsOptions } from '@kms-envelope/local-kms'
 import { MemoryProfileStore, ProfileDomains, type ProfileDomainsOptions } from '../src/index.js'
 
 export const CUSTOMER_ACCOUNT = '111122223333'
@@ -26,8 +26,11 @@ export interface World {
   close(): Promise<void>
 }
 
-export async function world(options: Partial<ProfileDomainsOptions> = {}): Promise<World> {
-  const kms = await LocalKms.create()
+export async function world(
+  options: Partial<ProfileDomainsOptions> = {},
+  kmsOptions: LocalKmsOptions = {},
+): Promise<World> {
+  const kms = await LocalKms.create(kmsOptions)
   await kms.engine.createAccount(SERVICE_ACCOUNT, 'service')
   await kms.engine.addAccessKey({
     principalArn: SERVICE_ROLE,
