@@ -121,8 +121,8 @@ interface EndpointConfig {
  * Check the endpoint any `KMSClient` (also one you built yourself) will call: HTTPS, or HTTP on loopback.
  * That is its custom `endpoint`, or else the endpoint the SDK takes from the environment or the shared config
  * file at the first request (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`, a profile's `endpoint_url` or
- * `services` section); with neither, the SDK's regional HTTPS endpoints pass. `KmsKeyring` and
- * `validateKey` run this once, before their first KMS call.
+ * `services` section); with neither, the SDK's regional HTTPS endpoints pass. `KmsKeyring`, `validateKey` and
+ * `KeyHierarchy` (every scope-key KMS call) run this once, before their first KMS call.
  *
  * @example
  * ```ts

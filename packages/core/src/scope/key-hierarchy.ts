@@ -12,7 +12,10 @@ import { assertWindowMs, keyWindow } from './window.js'
 
 /** Options of {@link KeyHierarchy}. */
 export interface KeyHierarchyOptions {
-  /** The KMS client (`@aws-sdk/client-kms`) used for every scope key operation. */
+  /**
+   * The KMS client (`@aws-sdk/client-kms`) used for every scope key operation. Its endpoint must be HTTPS (plain
+   * HTTP only on loopback): checked before the first KMS call, as for `KmsKeyring`.
+   */
   readonly kms: KMSClient
   /**
    * The root KMS key new scopes are created under (key ARN, key id or alias): a service-owned key or a

@@ -18,6 +18,7 @@ import {
   UnexpectedKmsResponseError,
 } from '../errors/errors.js'
 import type { EncryptionContext } from '../keyring/types.js'
+import { assertSecureKmsEndpoint } from '../kms/kms-client.js'
 import { mapKmsError } from '../kms/map-kms-error.js'
 import { assertUsableKeyMetadata } from '../kms/validate-key.js'
 
@@ -33,6 +34,25 @@ function grants(target: ScopeKmsTarget): { GrantTokens?: string[] } {
   return target.grantTokens?.length ? { GrantTokens: [...target.grantTokens] } : {}
 }
 
+const secured = new WeakMap<KMSClient, Promise<void>>()
+
+/**
+ * Precondition of every KMS call on scope keys: the client's endpoint is HTTPS (plain HTTP only on loopback),
+ * checked once per client as `KmsKeyring` does, since GenerateDataKey and Decrypt responses carry plaintext
+ * scope keys. A stand-in without an SDK configuration (a `{ send }` wrapper, a test double) names no endpoint.
+ */
+function secure(client: KMSClient): Promise<void> {
+  let check = secured.get(client)
+  if (!check) {
+    check =
+      (client as { config?: unknown }).config === undefined
+        ? Promise.resolve()
+        : assertSecureKmsEndpoint(client)
+    secured.set(client, check)
+  }
+  return check
+}
+
 function badResponse(operation: string): KmsEnvelopeError {
   return new UnexpectedKmsResponseError(operation, 'fields are missing')
 }
@@ -44,6 +64,7 @@ export async function generateScopeKey(
   context: EncryptionContext,
 ): Promise<{ plaintext: Uint8Array; wrappedKey: Uint8Array; keyArn: string }> {
   let out: { Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array; KeyId?: string }
+  await secure(target.client)
   try {
     out = await target.client.send(
       new GenerateDataKeyCommand({
@@ -71,6 +92,7 @@ export async function generateWrappedScopeKey(
   context: EncryptionContext,
 ): Promise<{ wrappedKey: Uint8Array; keyArn: string }> {
   let out: { CiphertextBlob?: Uint8Array; KeyId?: string }
+  await secure(target.client)
   try {
     out = await target.client.send(
       new GenerateDataKeyWithoutPlaintextCommand({
@@ -96,6 +118,7 @@ export async function unwrapScopeKey(
   context: EncryptionContext,
 ): Promise<Uint8Array> {
   let out: { Plaintext?: Uint8Array; KeyId?: string }
+  await secure(target.client)
   try {
     out = await target.client.send(
       new DecryptCommand({
@@ -129,6 +152,7 @@ export async function rewrapScopeKey(
   context: EncryptionContext,
 ): Promise<{ wrappedKey: Uint8Array; keyArn: string }> {
   let out: { CiphertextBlob?: Uint8Array; KeyId?: string }
+  await secure(target.client)
   try {
     out = await target.client.send(
       new ReEncryptCommand({
@@ -158,6 +182,7 @@ export async function resolveRootKey(
   requireEnabled = true,
 ): Promise<string> {
   let meta: KeyMetadata | undefined
+  await secure(target.client)
   try {
     meta = (await target.client.send(new DescribeKeyCommand({ KeyId: keyId, ...grants(target) }))).KeyMetadata
   } catch (err) {

@@ -1,13 +1,22 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms'
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  GenerateDataKeyCommand,
+  GenerateDataKeyWithoutPlaintextCommand,
+  KMSClient,
+} from '@aws-sdk/client-kms'
 import {
   assertSecureKmsEndpoint,
   ConfigurationError,
   createKmsClient,
+  Envelope,
   isLoopbackHost,
+  KeyHierarchy,
   KmsKeyring,
+  MemoryKeyStore,
 } from '@kms-envelope/core'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -82,6 +91,33 @@ describe('assertSecureKmsEndpoint', () => {
     await expect(keyring.generateDataKey({})).rejects.toBeInstanceOf(ConfigurationError)
     expect(kms.calls()).toHaveLength(0)
     expect(keyring.stats().generateDataKey).toBe(0)
+  })
+
+  it('KeyHierarchy checks its client before its first KMS call (scope keys travel in KMS responses too)', async () => {
+    const client = new KMSClient({ region: 'us-east-1', endpoint: 'http://kms.internal.example' })
+    const kms = mockClient(client)
+    kms
+      .on(GenerateDataKeyCommand)
+      .resolves({ Plaintext: new Uint8Array(32), CiphertextBlob: new Uint8Array(8), KeyId: ARN })
+    kms.on(GenerateDataKeyWithoutPlaintextCommand).resolves({ CiphertextBlob: new Uint8Array(8), KeyId: ARN })
+    kms.on(DecryptCommand).resolves({ Plaintext: new Uint8Array(32), KeyId: ARN })
+    kms.on(DescribeKeyCommand).resolves({
+      KeyMetadata: {
+        Arn: ARN,
+        KeyId: ARN,
+        KeyState: 'Enabled',
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        KeyUsage: 'ENCRYPT_DECRYPT',
+      },
+    })
+    const hierarchy = new KeyHierarchy({ kms: client, rootKeyId: ARN, store: new MemoryKeyStore() })
+    const envelope = new Envelope({ keyring: hierarchy.keyring('customer-42') })
+    await expect(envelope.encrypt('x')).rejects.toBeInstanceOf(ConfigurationError)
+    await expect(hierarchy.rotate('customer-42')).rejects.toBeInstanceOf(ConfigurationError)
+    await expect(hierarchy.rewrap('customer-42', 'alias/other')).rejects.toBeInstanceOf(ConfigurationError)
+    const byAlias = new KeyHierarchy({ kms: client, rootKeyId: 'alias/root', store: new MemoryKeyStore() })
+    await expect(byAlias.keyring('c').generateDataKey({})).rejects.toBeInstanceOf(ConfigurationError)
+    expect(kms.calls()).toHaveLength(0)
   })
 
   it('KmsKeyring built from { region, endpoint } refuses plain http at construction', () => {
