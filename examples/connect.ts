@@ -151,6 +151,13 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     await fail('a tampered recording', () =>
       connect.openRecording('111122223333', 'contact-1', Readable.from([tampered]), collect().stream),
     )
+    // Time-limited keys: keep each instance's PII keys 12 hours after their window ended.
+    clock.now += 24 * 3_600_000
+    const expired = await connect.piiKeys.destroyOlderThan('connect-pii/i-acme', 12 * 3_600_000)
+    log(`retention 12 h on i-acme, one day later: key versions ${expired.join(', ')} destroyed`)
+    await fail("contact-1's record after its key's retention", () =>
+      connect.decryptContactPii('i-acme', 'contact-1', acme),
+    )
     await client.send(new DisableKeyCommand({ KeyId: serviceKeyArn }))
     connect.purge()
     await fail('voiceprint with the service key disabled', () =>

@@ -81,6 +81,20 @@ describe('contact PII: a time-limited key per instance', () => {
     ])
   })
 
+  it('keys are time-limited: destroyOlderThan ends the versions past retention; their records → KeyDestroyedError', async () => {
+    const old = await f.connect.encryptContactPii('i-acme', 'c-1', contact) // v1: 10:00-11:00
+    const otherInstance = await f.connect.encryptContactPii('i-globex', 'c-1', contact)
+    f.clock.now += 24 * HOUR
+    const recent = await f.connect.encryptContactPii('i-acme', 'c-2', contact) // v2: the next day
+    // Keep 12 hours: v1 stopped encrypting 23 h ago, v2 is current.
+    expect(await f.connect.piiKeys.destroyOlderThan('connect-pii/i-acme', 12 * HOUR)).toEqual([1])
+    f.connect.purge()
+    await expect(f.connect.decryptContactPii('i-acme', 'c-1', old)).rejects.toBeInstanceOf(KeyDestroyedError)
+    expect(await f.connect.decryptContactPii('i-acme', 'c-2', recent)).toEqual(contact)
+    // Retention is per instance: another instance's key is untouched.
+    expect(await f.connect.decryptContactPii('i-globex', 'c-1', otherInstance)).toEqual(contact)
+  })
+
   it('makes one KMS call per instance window, not per contact, though each record names its contact', async () => {
     const cts: Uint8Array[] = []
     for (let i = 0; i < 200; i++) cts.push(await f.connect.encryptContactPii('i-acme', `c-${i}`, { i }))

@@ -236,6 +236,33 @@ describe('recordings: a KMS data key per customer account, streamed', () => {
     }
   })
 
+  it('KMS itself binds the account: a header edited to name another account is refused inside KMS', async () => {
+    const data = randomBytes(2 * FRAME)
+    const ct = await seal('111122223333', 'contact-1', data, { plaintextLength: data.length })
+    const header = ct.subarray(0, describeProtection(ct).headerLength)
+    // The account value of the context pair (the key ARN in the header names the same account: leave it).
+    const at = header.indexOf(Buffer.from('111122223333'), header.indexOf(Buffer.from('connect:account')))
+    expect(at).toBeGreaterThan(0)
+    const edited = Buffer.from(ct)
+    edited.write('444455556666', at, 'utf8')
+    expect(describeProtection(edited).context['connect:account']).toBe('444455556666')
+    f.connect.purge()
+    const out = sink()
+    const err = await f.connect
+      .openRecording('444455556666', 'contact-1', Readable.from([edited]), out.stream)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TamperedCiphertextError)
+    expect(out.bytes().length).toBe(0)
+    // KMS was asked to unwrap account 1111's data key for account 4444, and refused it.
+    const refused = f.kms.engine.auditLog().filter((e) => e.eventName === 'Decrypt')
+    expect(refused.length).toBe(1)
+    expect(refused[0]!.errorCode).toBe('InvalidCiphertextException')
+    expect(refused[0]!.requestParameters.encryptionContext).toEqual({
+      'connect:data-class': 'recording',
+      'connect:account': '444455556666',
+    })
+  })
+
   it('gives a live recording (unknown length) a data key of its own, still bound to the account', async () => {
     await seal('111122223333', 'contact-1', randomBytes(100))
     await seal('111122223333', 'contact-1', randomBytes(100))
@@ -342,5 +369,8 @@ describe('recordings: a KMS data key per customer account, streamed', () => {
     const before = sink()
     await connect.openRecording('111122223333', 'contact-1', Readable.from([old]), before.stream)
     expect(before.bytes().toString()).toBe('before the switch')
+    // Voiceprints stay under the service-owned key whatever the recording key.
+    const vp = await connect.encryptVoiceprint('domain-1', 'speaker-7', randomBytes(32))
+    expect(describeProtection(vp).keys).toEqual([{ type: 'aws-kms', keyId: f.serviceKeyArn }])
   })
 })
