@@ -1,7 +1,8 @@
 /**
  * Amazon Connect Customer Profiles style: each domain's data under the customer's own KMS key (CMK), used
  * by the service only through a KMS grant it creates; an object type with its own key; a key switch on
- * existing data (the old key is then not needed); and what happens when the customer revokes the grant.
+ * existing data (the old key is then not needed); and what happens when the customer revokes the grant or
+ * disables a key.
  *
  * Two accounts in one local KMS: the customer (111122223333) owns the keys; the service role
  * (444455556666) has no key-policy access to them, only the grants.
@@ -9,7 +10,7 @@
  * Run: `npx tsx examples/customer-profiles.ts` (or `npx -y pnpm@10 demo` for every example).
  */
 import { CreateKeyCommand, DisableKeyCommand, RevokeGrantCommand } from '@aws-sdk/client-kms'
-import { inspect, KeyAccessDeniedError, KmsEnvelopeError } from '@kms-envelope/core'
+import { inspect, KeyAccessDeniedError, KeyDisabledError, KmsEnvelopeError } from '@kms-envelope/core'
 import { MemoryProfileStore, ProfileDomains } from '@kms-envelope/customer-profiles'
 import { LocalKms } from '@kms-envelope/local-kms'
 import { isMain } from './is-main.js'
@@ -119,6 +120,13 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     }
     const order = await retail.getObject<{ total: number }>('_order', 'o-3')
     log(`orders are under their own key and grant: o-3 still reads (total ${order?.total})`)
+
+    // 5. The customer disables the orders key: the orders become unreadable too.
+    await customer.send(new DisableKeyCommand({ KeyId: ordersKey }))
+    await retail.purge()
+    const disabled = await retail.getObject('_order', 'o-3').catch((e: unknown) => e)
+    if (!(disabled instanceof KeyDisabledError)) throw new Error('expected the read to fail')
+    log(`orders key disabled -> ${disabled.name} ${disabled.code}: ${disabled.message.slice(0, 160)}…`)
   } finally {
     await kms.close()
   }

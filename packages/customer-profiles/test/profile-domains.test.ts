@@ -321,6 +321,10 @@ describe('per object type keys', () => {
 
 describe('switchKey', () => {
   it('switching the domain key keeps all data readable, and the old key is no longer needed', async () => {
+    // Hour-long key windows on a controlled clock, so that one scope has two versions to re-wrap.
+    const clock = { now: Date.UTC(2026, 0, 1, 10, 10) }
+    await w.close()
+    w = await world({ keyWindowMs: 3_600_000, clock: () => clock.now })
     const oldKey = await w.newKey('old')
     const ordersKey = await w.newKey('orders')
     const newKey = await w.newKey('new')
@@ -335,8 +339,10 @@ describe('switchKey', () => {
     for (let i = 0; i < 20; i++)
       await retail.putObject(i % 2 ? '_profile' : '_asset', `x-${i}`, { i, ...profile })
     await retail.putObject('_order', 'o-1', order)
-    await w.keyStore.listVersions('retail-eu/_profile')
-    // A second version of one scope, to see every version re-wrapped.
+    // The next window: a second version of one scope, to see every version re-wrapped.
+    clock.now += 3_600_000
+    await retail.putObject('_profile', 'x-next-window', profile)
+    expect((await w.keyStore.listVersions('retail-eu/_profile')).map((v) => v.version)).toEqual([1, 2])
     const progress: number[] = []
     const result = await w.domains.switchKey({
       domainName: 'retail-eu',
@@ -347,11 +353,14 @@ describe('switchKey', () => {
     expect(result.fromKeyArn).toBe(oldKey)
     expect(result.toKeyArn).toBe(newKey)
     expect(result.scopes.map((s) => s.scopeId).sort()).toEqual(['retail-eu/_asset', 'retail-eu/_profile'])
-    expect(result.scopes.every((s) => s.rewrapped.length === 1)).toBe(true)
-    expect(progress.length).toBe(2)
+    expect(Object.fromEntries(result.scopes.map((s) => [s.scopeId, s.rewrapped]))).toEqual({
+      'retail-eu/_asset': [1],
+      'retail-eu/_profile': [1, 2],
+    })
+    expect(progress.length).toBe(3)
     expect([...result.retiredGrantIds].sort()).toEqual([oldGrant.grantId, oldGrant.describeGrantId].sort())
     expect(await w.serviceGrants(oldKey)).toEqual([])
-    expect(await wrappingKeys('retail-eu/_profile')).toEqual([newKey])
+    expect(await wrappingKeys('retail-eu/_profile')).toEqual([newKey, newKey])
     expect(await wrappingKeys('retail-eu/_asset')).toEqual([newKey])
     expect(await wrappingKeys('retail-eu/_order')).toEqual([ordersKey]) // own key: untouched
 
@@ -366,6 +375,7 @@ describe('switchKey', () => {
     for (let i = 0; i < 20; i++) {
       expect(await retail.getObject(i % 2 ? '_profile' : '_asset', `x-${i}`)).toEqual({ i, ...profile })
     }
+    expect(await retail.getObject('_profile', 'x-next-window')).toEqual(profile)
     expect(await retail.getObject('_order', 'o-1')).toEqual(order)
     // New object types go under the new key.
     await retail.putObject('_case', 'c-1', { note: 'hello' })
