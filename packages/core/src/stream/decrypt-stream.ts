@@ -58,6 +58,12 @@ export class DecryptStream extends Transform {
     this.#header = header
     this.#headerChunks = []
     this.#resolve(header).then((key) => {
+      // Postcondition: a key that arrives after destroy() (its KMS call was in flight) is wiped, never used.
+      if (this.destroyed) {
+        key.fill(0)
+        callback()
+        return
+      }
       this.#key = key
       this.#accept(all.subarray(header.bytes.length), callback)
     }, callback)

@@ -47,7 +47,7 @@ export class EncryptStream extends Transform {
       this.#feed(bytes, callback)
       return
     }
-    this.#begin().then(() => this.#feed(bytes, callback), callback)
+    this.#begin().then((live) => (live ? this.#feed(bytes, callback) : callback()), callback)
   }
 
   override _flush(callback: TransformCallback): void {
@@ -73,7 +73,7 @@ export class EncryptStream extends Transform {
       }
     }
     if (this.#key) finish()
-    else this.#begin().then(finish, callback)
+    else this.#begin().then((live) => (live ? finish() : callback()), callback)
   }
 
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
@@ -81,9 +81,17 @@ export class EncryptStream extends Transform {
     callback(error)
   }
 
-  async #begin(): Promise<void> {
-    this.#key = await this.#start()
-    this.push(this.#key.header)
+  /** Get the key and write the header; false when the stream was destroyed meanwhile. */
+  async #begin(): Promise<boolean> {
+    const key = await this.#start()
+    // Postcondition: a key that arrives after destroy() (its KMS call was in flight) is wiped, never used.
+    if (this.destroyed) {
+      key.messageKey.fill(0)
+      return false
+    }
+    this.#key = key
+    this.push(key.header)
+    return true
   }
 
   #feed(bytes: Buffer, callback: TransformCallback): void {
