@@ -39,7 +39,7 @@ export interface DatasetGroupRegistry {
  * ```ts
  * import { MemoryDatasetGroupRegistry, Personalize } from '@kms-envelope/personalize'
  * const registry = new MemoryDatasetGroupRegistry()
- * const personalize = new Personalize({ …options, store, registry })
+ * const personalize = new Personalize({ ...options, store, registry })
  * await personalize.createDatasetGroup({ name: 'movies' })
  * await registry.list() // ['movies']
  * ```
@@ -85,7 +85,7 @@ const SUFFIX = '.group'
  * ```ts
  * import { FileDatasetGroupRegistry, Personalize } from '@kms-envelope/personalize'
  * const registry = new FileDatasetGroupRegistry({ directory: '/var/lib/personalize/groups' })
- * const personalize = new Personalize({ …options, store, registry })
+ * const personalize = new Personalize({ ...options, store, registry })
  * ```
  */
 export class FileDatasetGroupRegistry implements DatasetGroupRegistry {

@@ -4,6 +4,7 @@
  * parses, so an import keeps constant memory.
  */
 import { Transform, type TransformCallback } from 'node:stream'
+import { ConfigurationError } from '@kms-envelope/core'
 import type { DatasetType } from './resource-names.js'
 
 /**
@@ -64,7 +65,12 @@ export class ProgressCounter extends Transform {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk
     // Precondition: bytes or text (a stream of objects is not a dataset file).
     if (!(bytes instanceof Uint8Array)) {
-      callback(new TypeError('A dataset source yields strings or bytes (CSV or JSON lines), not objects.'))
+      callback(
+        new ConfigurationError(
+          'A dataset source yields strings or bytes (CSV or JSON lines), not objects.',
+          'Pass the file itself (createReadStream("items.csv")), lines as strings, or bytes; serialize objects to CSV or JSON lines first.',
+        ),
+      )
       return
     }
     if (bytes.length === 0) {

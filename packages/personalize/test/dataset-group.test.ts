@@ -351,9 +351,11 @@ describe('imports', () => {
 
   it('a stream of objects fails the import (inside it: nothing stored); a stream of strings in object mode is fine', async () => {
     const g = await f.personalize.createDatasetGroup({ name: 'g' })
-    await expect(g.importDataset('Users', Readable.from([{ USER_ID: 'dave' }]))).rejects.toThrow(
-      /strings or bytes/,
-    )
+    const err = await g.importDataset('Users', Readable.from([{ USER_ID: 'dave' }])).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigurationError)
+    expect(err).toMatchObject({ code: 'ERR_CONFIGURATION' })
+    expect((err as Error).message).toMatch(/strings or bytes/)
+    expect((err as ConfigurationError).remedy).toMatch(/createReadStream/)
     expect(f.store.size).toBe(0)
     await g.importDataset('Users', Readable.from(['USER_ID\n', 'erin\n']))
     expect(await text(g.readDataset('Users'))).toBe('USER_ID\nerin\n')
