@@ -189,39 +189,35 @@ export class ScopeKeys {
     const generated = withPlaintext
       ? await generateScopeKey(this.#kms, rootKeyId, context)
       : { ...(await generateWrappedScopeKey(this.#kms, rootKeyId, context)), plaintext: undefined }
+    // Postcondition of every failure below (KMS, trust, store, audit, reconcile): the new key is wiped.
     try {
       // Postcondition: KMS used a trusted key (an alias re-pointed elsewhere is refused).
       await this.assertTrusted(generated.keyArn, scopeId)
-    } catch (err) {
-      generated.plaintext?.fill(0)
-      throw err
-    }
-    let record: ScopeKeyVersion = {
-      scopeId,
-      version,
-      state: 'active',
-      createdAt: this.now(),
-      createdBy: actor,
-      windowStart: window.start,
-      windowEnd: window.end,
-      wrappingKeyId: generated.keyArn,
-      wrappedKey: generated.wrappedKey,
-      context: { ...this.config.context },
-      revision: 1,
-    }
-    const result = await this.config.store.createVersion(record)
-    if (!result.created) {
-      generated.plaintext?.fill(0)
-      return undefined
-    }
-    await this.audit(action, scopeId, actor, version, `wrapped by ${generated.keyArn}`)
-    try {
+      let record: ScopeKeyVersion = {
+        scopeId,
+        version,
+        state: 'active',
+        createdAt: this.now(),
+        createdBy: actor,
+        windowStart: window.start,
+        windowEnd: window.end,
+        wrappingKeyId: generated.keyArn,
+        wrappedKey: generated.wrappedKey,
+        context: { ...this.config.context },
+        revision: 1,
+      }
+      const result = await this.config.store.createVersion(record)
+      if (!result.created) {
+        generated.plaintext?.fill(0)
+        return undefined
+      }
+      await this.audit(action, scopeId, actor, version, `wrapped by ${generated.keyArn}`)
       record = await this.#reconcile(scope, record)
+      return { ...(generated.plaintext ? { plaintext: generated.plaintext } : {}), record }
     } catch (err) {
       generated.plaintext?.fill(0)
       throw err
     }
-    return { ...(generated.plaintext ? { plaintext: generated.plaintext } : {}), record }
   }
 
   /**

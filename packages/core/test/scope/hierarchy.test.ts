@@ -218,6 +218,35 @@ describe('ScopeKeyring: current version, windows, binding', () => {
     ).rejects.toBeInstanceOf(TamperedCiphertextError)
   })
 
+  it('wipes a new scope key when the store cannot record it or its audit line fails', async () => {
+    const returned: Uint8Array[] = []
+    const spying = {
+      send: async (c: unknown) => {
+        const out = await kms.send(c)
+        if (out.Plaintext instanceof Uint8Array) returned.push(out.Plaintext)
+        return out
+      },
+    } as unknown as KMSClient
+    const down = () => new KeyStoreError('UNAVAILABLE', 'the store is down', 'Retry.')
+    const noCreate = intercept(new MemoryKeyStore(), {
+      createVersion: async () => {
+        throw down()
+      },
+    })
+    const noAudit = intercept(new MemoryKeyStore(), {
+      appendAudit: async () => {
+        throw down()
+      },
+    })
+    for (const store of [noCreate, noAudit]) {
+      await expect(hierarchy(store, { kms: spying }).keyring('s').generateDataKey({})).rejects.toBeInstanceOf(
+        KeyStoreError,
+      )
+    }
+    expect(returned).toHaveLength(2)
+    for (const key of returned) expect(hex(key)).toBe('00'.repeat(32))
+  })
+
   it('version references: canonical LEB128 round trip; junk is malformed', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 28 - 1 }), (v) => decodeVersion(encodeVersion(v)) === v),
