@@ -86,7 +86,8 @@ export interface EncryptStreamOptions extends EncryptOptions {
   readonly frameLength?: number
   /**
    * Total plaintext length, if known: the stream then uses the data-key cache (counting one message of this
-   * many bytes). Without it the stream gets its own data key (one KMS call), as the AWS Encryption SDK does.
+   * many bytes); more input than this fails with LimitExceededError. Without it the stream gets its own data
+   * key (one KMS call), as the AWS Encryption SDK does.
    */
   readonly plaintextLength?: number
 }
@@ -264,21 +265,25 @@ export class Envelope {
     const frameLength = checkFrameLength(options.frameLength ?? this.#frameLength)
     const { pairs, context, id } = this.#contexts.canonical(options.context)
     const length = options.plaintextLength
-    return new EncryptStream(frameLength, async () => {
-      const load = () => this.#generate(context)
-      const lease =
-        length === undefined
-          ? await this.#uncached.acquireEncrypt('', 0, load)
-          : await this.#cache.acquireEncrypt(this.#partition(context, id), length, load)
-      try {
-        const material = usable(lease)
-        const nonce = randomNonce()
-        const header = Buffer.concat([material.headerPrefix(pairs, ContentType.Framed, frameLength), nonce])
-        return { header, nonce, messageKey: material.messageKeys.derive(nonce) }
-      } finally {
-        lease.release()
-      }
-    })
+    return new EncryptStream(
+      frameLength,
+      async () => {
+        const load = () => this.#generate(context)
+        const lease =
+          length === undefined
+            ? await this.#uncached.acquireEncrypt('', 0, load)
+            : await this.#cache.acquireEncrypt(this.#partition(context, id), length, load)
+        try {
+          const material = usable(lease)
+          const nonce = randomNonce()
+          const header = Buffer.concat([material.headerPrefix(pairs, ContentType.Framed, frameLength), nonce])
+          return { header, nonce, messageKey: material.messageKeys.derive(nonce) }
+        } finally {
+          lease.release()
+        }
+      },
+      length,
+    )
   }
 
   /**

@@ -22,6 +22,7 @@ const REGULAR_MARKER = Buffer.from([FrameMarker.Regular])
 export class EncryptStream extends Transform {
   readonly #frameLength: number
   readonly #start: () => Promise<StreamSealingKey>
+  readonly #maxPlaintextBytes: number
   #key: StreamSealingKey | undefined
   #pending: Buffer[] = []
   #pendingBytes = 0
@@ -30,10 +31,19 @@ export class EncryptStream extends Transform {
   /** Tag of the last regular frame, pushed together with the next frame's marker. */
   #heldTag: Buffer | undefined
 
-  constructor(frameLength: number, start: () => Promise<StreamSealingKey>) {
+  /**
+   * `maxPlaintextBytes`: the plaintext length the data key was reserved for (`encryptStream({ plaintextLength })`,
+   * counted by the data-key cache); more input fails with LimitExceededError. Default: unlimited.
+   */
+  constructor(
+    frameLength: number,
+    start: () => Promise<StreamSealingKey>,
+    maxPlaintextBytes = Number.POSITIVE_INFINITY,
+  ) {
     super()
     this.#frameLength = frameLength
     this.#start = start
+    this.#maxPlaintextBytes = maxPlaintextBytes
   }
 
   /** Plaintext bytes consumed so far (for progress reporting). */
@@ -96,6 +106,13 @@ export class EncryptStream extends Transform {
 
   #feed(bytes: Buffer, callback: TransformCallback): void {
     try {
+      // Precondition: no more plaintext than declared (the data-key cache counted only that many bytes).
+      if (this.#plaintextBytes + bytes.length > this.#maxPlaintextBytes) {
+        throw new LimitExceededError(
+          `The stream received more than the ${this.#maxPlaintextBytes} plaintext bytes declared as plaintextLength.`,
+          'Pass the exact plaintextLength, or leave it out when the length is not known in advance.',
+        )
+      }
       this.#plaintextBytes += bytes.length
       this.#pending.push(bytes)
       this.#pendingBytes += bytes.length

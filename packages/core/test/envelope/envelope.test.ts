@@ -7,6 +7,7 @@ import {
   InvalidEncryptionContextError,
   inspect,
   KmsEnvelopeError,
+  LimitExceededError,
   MalformedCiphertextError,
   TamperedCiphertextError,
   TruncatedCiphertextError,
@@ -306,6 +307,21 @@ describe('streams', () => {
     const parts: Uint8Array[] = []
     for await (const p of readable) parts.push(p as Uint8Array)
     expect(await envelope.decryptString(Buffer.concat(parts))).toBe('web stream data that spans frames')
+  })
+
+  it('encryptStream({ plaintextLength }) refuses more plaintext than declared (the cache counted only that)', async () => {
+    const keyring = new TestKeyring()
+    const envelope = new Envelope({ keyring, cache: { maxBytesPerKey: 100 } })
+    const declared = [Buffer.alloc(10, 1)]
+    const first = await collect(envelope.encryptStream({ context: ctx, plaintextLength: 10 }), declared)
+    expect(await envelope.decryptString(first)).toBe('\x01'.repeat(10))
+    const lying = envelope.encryptStream({ context: ctx, plaintextLength: 10, frameLength: 16 })
+    const err = await collect(lying, [Buffer.alloc(10), Buffer.alloc(1000)]).catch((e) => e)
+    expect(err).toBeInstanceOf(LimitExceededError)
+    expect(err.code).toBe('ERR_LIMIT_EXCEEDED')
+    // The 1010 bytes never went out under the cached data key (its limit is 100 bytes).
+    expect(lying.plaintextBytes).toBeLessThanOrEqual(10)
+    expect(keyring.generateCalls).toBe(1)
   })
 
   it('encryptStream reports progress', async () => {
