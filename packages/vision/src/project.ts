@@ -297,7 +297,7 @@ export class VisionProject {
     dataset: DatasetType,
     label: string | undefined,
   ): Promise<ManifestEntry> {
-    const before = await stat(file)
+    const before = await statSource(file)
     // Precondition: a regular file.
     if (!before.isFile()) {
       throw new ConfigurationError(`${file} is not a regular file.`, 'Pass image files or a directory.')
@@ -575,6 +575,23 @@ function decrypting(source: Readable, envelope: Envelope, expectedContext: Encry
   return decrypt
 }
 
+/** `stat` of a source path; a missing one is the caller's mistake: ConfigurationError naming it. */
+async function statSource(path: string): Promise<Stats> {
+  try {
+    return await stat(path)
+  } catch (err) {
+    const code = (err as { code?: unknown })?.code
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new ConfigurationError(
+        `The source ${path} does not exist.`,
+        'Pass an existing directory of images or existing image files (relative paths are resolved from the working directory).',
+        { cause: err },
+      )
+    }
+    throw err
+  }
+}
+
 function changed(before: Stats, after: Stats): boolean {
   return before.size !== after.size || before.mtimeMs !== after.mtimeMs || before.ino !== after.ino
 }
@@ -607,7 +624,7 @@ async function collectSources(
   if (typeof source !== 'string' || source === '') {
     throw new ConfigurationError('importImages() needs a directory or a list of files.', 'Pass a path.')
   }
-  const info = await stat(source)
+  const info = await statSource(source)
   if (info.isFile()) return [{ file: source, image: assertImagePath(basename(source)) }]
   const found: { file: string; image: string }[] = []
   const walk = async (dir: string, prefix: string): Promise<void> => {

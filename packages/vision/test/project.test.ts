@@ -177,6 +177,22 @@ describe('importImages', () => {
     await expect(project.importImages([list[0]!, list[0]!])).rejects.toBeInstanceOf(ConfigurationError)
   })
 
+  it('a missing source directory or file: ConfigurationError naming it, with a remedy; copies made so far listed', async () => {
+    const project = await VisionProject.create({ ...w.config, name: 'pcb' })
+    const missing = join(w.dir, 'no-such-photos')
+    const err = await project.importImages(missing).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigurationError)
+    expect(err).toMatchObject({ code: 'ERR_CONFIGURATION', cause: { code: 'ENOENT' } })
+    expect((err as Error).message).toContain(missing)
+    expect((err as ConfigurationError).remedy).toMatch(/existing/)
+    const { dir } = sourceImages(2)
+    const gone = join(dir, 'normal', 'deleted.png')
+    const err2 = await project.importImages([join(dir, 'anomaly/img-0.JPG'), gone]).catch((e: unknown) => e)
+    expect(err2).toBeInstanceOf(ConfigurationError)
+    expect((err2 as Error).message).toContain(gone)
+    expect((await project.listImages()).map((e) => e.image)).toEqual(['img-0.JPG'])
+  })
+
   it('a source that changes during its copy: SourceChangedError, copy discarded, earlier copies listed', async () => {
     const { dir } = sourceImages(3)
     const victim = join(dir, 'normal/img-1.png')
