@@ -307,6 +307,12 @@ export class VisionProject {
     let bytes = 0
     const digest = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
+        // Precondition: no more bytes than the file had when the copy started (it grew: it changed). Checked
+        // before the bytes reach the encrypting stream, which refuses more than its declared length.
+        if (bytes + chunk.length > before.size) {
+          callback(new SourceChangedError(file))
+          return
+        }
         hash.update(chunk)
         bytes += chunk.length
         callback(null, chunk)
