@@ -1,7 +1,8 @@
 /**
  * Lookout for Vision / Rekognition style: a project whose training images are copied encrypted (the
- * sources stay as they are), an encrypted manifest and model, a refused asymmetric key, a moved copy caught
- * by its encryption context, and a face collection whose vectors are stored encrypted.
+ * sources stay as they are), an encrypted manifest and model, a project under a customer's own key, a
+ * refused asymmetric key, a moved copy caught by its encryption context, and a face collection whose
+ * vectors are stored encrypted.
  *
  * Run: `npx tsx examples/vision.ts` (or `npx -y pnpm@10 demo` for every example).
  */
@@ -72,7 +73,23 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       `KMS calls: ${calls.generateDataKey} GenerateDataKey (one data key for the 5 images of the dataset, one for the manifest, one for the model), ${calls.decrypt} Decrypt`,
     )
 
-    // 4. Failures: an asymmetric key is refused; a copy moved to another image's path fails its context check.
+    // 4. The customer's own symmetric key instead of the service's: the copies, manifest and models under it.
+    const cmk = await client.send(new CreateKeyCommand({ Description: 'customer vision key' }))
+    const own = await VisionProject.create({
+      ...service,
+      name: 'customer-boards',
+      kmsKeyArn: cmk.KeyMetadata!.Arn!,
+    })
+    await own.importImages([sample])
+    const ownCopy = readFileSync(
+      join(dir, 'storage', 'projects/customer-boards/images/train/board-2.png.kenv'),
+    )
+    const wrapping = inspect(ownCopy).encryptedDataKeys.map((k) => k.keyId)
+    log(
+      `project ${own.name}: ${own.keyKind} key; copy's data key wrapped by ${wrapping.join(', ') === cmk.KeyMetadata!.Arn! ? 'that key' : `ANOTHER KEY ${wrapping.join(', ')}`}`,
+    )
+
+    // 5. Failures: an asymmetric key is refused; a copy moved to another image's path fails its context check.
     const rsa = await client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }))
     try {
       await VisionProject.create({ ...service, name: 'rsa-project', kmsKeyArn: rsa.KeyMetadata!.Arn! })
@@ -89,7 +106,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       log(`moved copy refused: ${err.code} on "${err.key}"`)
     }
 
-    // 5. A face collection: vectors stored encrypted, searched by cosine similarity.
+    // 6. A face collection: vectors stored encrypted, searched by cosine similarity.
     const faces = await FaceCollection.create({ ...service, collectionId: 'staff', dimension: 128 })
     const embeddings = Array.from({ length: 4 }, () =>
       Float32Array.from({ length: 128 }, () => Math.random() - 0.5),
