@@ -48,7 +48,8 @@ export interface RecordingOptions {
   /**
    * Total plaintext length, when known (an upload of a finished file): the recording then shares the
    * account's cached data key (whatever its contact). Unknown (a live stream): the recording gets a data key
-   * of its own (one KMS call), still bound to the account in KMS and to its contact in its header.
+   * of its own (one KMS call), still bound to the account in KMS and to its contact in its header. A source
+   * longer than this fails with LimitExceededError (discard what was written).
    */
   readonly plaintextLength?: number
   /** Plaintext bytes per frame (default core's 1 MiB). Memory use is about one frame. */

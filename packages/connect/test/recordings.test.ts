@@ -6,6 +6,7 @@ import {
   customerManagedKey,
   EncryptionContextMismatchError,
   InvalidKeyError,
+  LimitExceededError,
   TamperedCiphertextError,
   TruncatedCiphertextError,
 } from '@kms-envelope/core'
@@ -261,6 +262,15 @@ describe('recordings: a KMS data key per customer account, streamed', () => {
       'connect:data-class': 'recording',
       'connect:account': '444455556666',
     })
+  })
+
+  it('a recording longer than its declared plaintextLength → LimitExceededError (the shared key counted only that many bytes)', async () => {
+    const data = randomBytes(3 * FRAME)
+    const err = await seal('111122223333', 'contact-1', data, { plaintextLength: 2 * FRAME }).catch(
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(LimitExceededError)
+    expect((err as LimitExceededError).remedy).toMatch(/plaintextLength/)
   })
 
   it('gives a live recording (unknown length) a data key of its own, still bound to the account', async () => {
