@@ -109,6 +109,22 @@ describe('restart: a new Personalize over the same registry and store', () => {
     ).rejects.toMatchObject({ reason: 'ALREADY_EXISTS' })
   })
 
+  it('reopening costs what the README says: one DescribeKey of the service key per object, one Decrypt per record, then none', async () => {
+    await f.personalize.createDatasetGroup({ name: 'movies', kmsKeyArn: f.cmk, roleArn: ROLE })
+    await f.personalize.createDatasetGroup({ name: 'books' })
+    const service = `arn:aws:iam::444455556666:role/personalize-service`
+    const mark = f.kms.engine.auditLog().length
+    const after = f.restart()
+    await after.getDatasetGroup('movies')
+    expect(callsAs(service, mark)).toEqual(['DescribeKey', 'Decrypt'])
+    await after.getDatasetGroup('movies')
+    await after.listDatasetGroups() // movies again (no call) and books (its record: one Decrypt)
+    await after.getDatasetGroup('books')
+    expect(callsAs(service, mark)).toEqual(['DescribeKey', 'Decrypt', 'Decrypt'])
+    // Opening a record makes no call as the role.
+    expect(callsAs(ROLE, mark)).toEqual([])
+  })
+
   it('two Personalize objects importing into one group at once do not overwrite each other', async () => {
     const created = await f.personalize.createDatasetGroup({ name: 'movies' })
     await created.importDataset('Users', 'USER_ID\n')
