@@ -94,7 +94,7 @@ export class DatasetGroupKeyImmutableError extends KmsEnvelopeError {
  * ```ts
  * import { DatasetGroupError } from '@kms-envelope/personalize'
  * try {
- *   personalize.getDatasetGroup('movies')
+ *   await personalize.getDatasetGroup('movies')
  * } catch (err) {
  *   if (err instanceof DatasetGroupError && err.reason === 'NOT_FOUND') console.error(err.message)
  * }
