@@ -45,7 +45,15 @@ export interface MessageHeader {
 }
 
 /** Thrown internally when the bytes end inside the header; streaming decryption waits for more. */
-export class IncompleteHeader extends Error {}
+export class IncompleteHeader extends Error {
+  /**
+   * @param needed Total bytes the header needs at least before parsing can get further (the end of the field
+   *   it stopped in, or one more byte inside a varint): a stream waits for that many before parsing again.
+   */
+  constructor(readonly needed: number) {
+    super('the bytes end inside the message header')
+  }
+}
 
 const KNOWN_WRAPPING_TYPES = new Set<number>([1, 2])
 const MAX_HEADER_BYTES =
@@ -171,13 +179,13 @@ function encodeCompactPrefix(fields: HeaderFields, edks: readonly EncodedEdk[]):
  * callers must not act on the header beyond choosing a key and checking the expected context.
  */
 export function parseHeader(bytes: Uint8Array): MessageHeader {
+  const incomplete = (needed: number): never => {
+    // Postcondition: a header never exceeds MAX_HEADER_BYTES, so a stream cannot make us buffer forever.
+    if (needed > MAX_HEADER_BYTES) throw new MalformedCiphertextError('header exceeds its size limit')
+    throw new IncompleteHeader(needed)
+  }
   const need = (n: number, o: number) => {
-    if (o + n > bytes.length) {
-      // Postcondition: a header never exceeds MAX_HEADER_BYTES, so a stream cannot make us buffer forever.
-      if (bytes.length >= MAX_HEADER_BYTES)
-        throw new MalformedCiphertextError('header exceeds its size limit')
-      throw new IncompleteHeader()
-    }
+    if (o + n > bytes.length) incomplete(o + n)
   }
   const text = (o: number, n: number) => {
     const s = Buffer.from(bytes.buffer, bytes.byteOffset + o, n)
@@ -189,12 +197,14 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
     return str
   }
   const varint = (o: number, field: string): [number, number] => {
-    try {
-      return readVarint(bytes, o, field)
-    } catch (err) {
-      if (o + 4 > bytes.length && bytes.length < MAX_HEADER_BYTES) throw new IncompleteHeader()
-      throw err
+    // The varint is incomplete only if the bytes end before its last byte (one without the continuation bit);
+    // any other defect (overlong, not minimal) is malformed however many bytes follow.
+    for (let i = 0; i < 4; i++) {
+      const byte = bytes[o + i]
+      if (byte === undefined) incomplete(o + i + 1)
+      else if ((byte & 0x80) === 0) break
     }
+    return readVarint(bytes, o, field)
   }
 
   need(3, 0)
@@ -245,11 +255,16 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
     let kl: number
     let vl: number
     ;[kl, o] = varint(o, 'context key length')
+    // Precondition: the context stays within its limit (checked before waiting for the bytes).
+    if (contextBytes + kl > MAX_CONTEXT_BYTES)
+      throw new MalformedCiphertextError('encryption context too large')
     need(kl, o)
     const keyBytes = Buffer.from(bytes.buffer, bytes.byteOffset + o, kl)
     const key = text(o, kl)
     o += kl
     ;[vl, o] = varint(o, 'context value length')
+    if (contextBytes + kl + vl > MAX_CONTEXT_BYTES)
+      throw new MalformedCiphertextError('encryption context too large')
     need(vl, o)
     const value = text(o, vl)
     o += vl

@@ -17,6 +17,9 @@ export class DecryptStream extends Transform {
   readonly #resolve: OpenKeyResolver
   readonly #maxSingleBytes: number
   #headerChunks: Buffer[] = []
+  #headerBytes = 0
+  /** Bytes the header needs before parsing can get further (from the last incomplete parse). */
+  #headerNeed = 0
   #header: MessageHeader | undefined
   #key: Buffer | undefined
   /** Buffered body bytes not yet consumed. */
@@ -44,13 +47,21 @@ export class DecryptStream extends Transform {
       return
     }
     this.#headerChunks.push(chunk)
-    const all = Buffer.concat(this.#headerChunks)
+    this.#headerBytes += chunk.length
+    // Parse again only once the field the last parse stopped in can be complete: re-assembling and re-parsing
+    // the header for every small chunk would cost O(n^2) for a header trickling in byte by byte.
+    if (this.#headerBytes < this.#headerNeed) {
+      callback()
+      return
+    }
+    const all = this.#headerChunks.length === 1 ? chunk : Buffer.concat(this.#headerChunks)
     let header: MessageHeader
     try {
       header = parseHeader(all)
     } catch (err) {
       if (err instanceof IncompleteHeader) {
         this.#headerChunks = [all]
+        this.#headerNeed = err.needed
         callback()
       } else callback(err as Error)
       return

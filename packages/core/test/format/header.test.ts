@@ -53,6 +53,23 @@ describe('header', () => {
       expect(() => parseHeader(bytes.subarray(0, n))).toThrow(IncompleteHeader)
   })
 
+  it('a malformed varint is malformed even where the input ends (not mistaken for a truncated header)', () => {
+    // version, suite, single, then a pair count encoded as 0x80 0x00 (not minimal) and nothing after it.
+    expect(() => parseHeader(Buffer.from([1, Suite.AES_256_GCM_CMAC_KDF_COMMIT, 1, 0x80, 0x00]))).toThrow(
+      MalformedCiphertextError,
+    )
+    // An unfinished varint is incomplete, and says how many bytes it needs at least.
+    const err = (() => {
+      try {
+        parseHeader(Buffer.from([1, Suite.AES_256_GCM_CMAC_KDF_COMMIT, 1, 0x80]))
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(err).toBeInstanceOf(IncompleteHeader)
+    expect((err as IncompleteHeader).needed).toBe(5)
+  })
+
   it('rejects a context out of canonical order', () => {
     // version, suite, single, 2 pairs: "b"="", "a"="" (descending), 1 edk, commitment, nonce
     const bad = Buffer.concat([
