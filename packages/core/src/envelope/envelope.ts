@@ -150,7 +150,15 @@ export class Envelope {
         ? this.#uncached
         : new DataKeyCache<DataKeyMaterial>(options.cache ?? {}, options.clock ? { now: options.clock } : {})
     this.#frameLength = checkFrameLength(options.frameLength ?? DEFAULT_FRAME_LENGTH)
-    this.#maxSingle = options.maxSingleMessageBytes ?? 64 * 1024 * 1024
+    const maxSingle = options.maxSingleMessageBytes ?? 64 * 1024 * 1024
+    // Precondition: a byte count (NaN or a string would silently lift decryptStream's buffering bound).
+    if (!Number.isSafeInteger(maxSingle) || maxSingle < 0) {
+      throw new ConfigurationError(
+        `maxSingleMessageBytes ${String(maxSingle)} is not a byte count.`,
+        'Pass a whole number of bytes (default 67108864, 64 MiB), or leave it out.',
+      )
+    }
+    this.#maxSingle = maxSingle
   }
 
   /**

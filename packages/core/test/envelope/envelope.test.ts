@@ -116,6 +116,20 @@ describe('Envelope refuses bad input with typed errors', () => {
     }
   })
 
+  it('maxSingleMessageBytes must be a byte count (NaN would lift the bound on what decryptStream buffers)', async () => {
+    const keyring = new TestKeyring()
+    for (const bad of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY, '1000' as unknown as number]) {
+      expect(() => new Envelope({ keyring, maxSingleMessageBytes: bad })).toThrow(
+        expect.objectContaining({ code: 'ERR_CONFIGURATION' }),
+      )
+    }
+    const small = new Envelope({ keyring, maxSingleMessageBytes: 8 })
+    const err = await collect(small.decryptStream(), [await small.encrypt('more than eight bytes')]).catch(
+      (e) => e,
+    )
+    expect(err).toBeInstanceOf(LimitExceededError)
+  })
+
   it('unsupported version and suite', async () => {
     const ct = Buffer.from(await new Envelope({ keyring: new TestKeyring() }).encrypt('x'))
     const v2 = Buffer.from(ct)
