@@ -99,6 +99,8 @@ export class DataKeyCache<T extends Zeroizable> {
   #loads = 0
   #evictions = 0
   #sweepTimer: ReturnType<typeof setTimeout> | undefined
+  /** When the armed sweep timer fires (clock time). */
+  #sweepAt = Number.POSITIVE_INFINITY
 
   constructor(limits: Partial<CacheLimits> = {}, options: { now?: () => number } = {}) {
     this.limits = resolveCacheLimits(limits)
@@ -297,8 +299,14 @@ export class DataKeyCache<T extends Zeroizable> {
    * alive) fires at the earliest expiry and re-arms itself while entries remain.
    */
   #scheduleSweep(earliest: number): void {
-    if (this.#sweepTimer !== undefined || earliest === Number.POSITIVE_INFINITY) return
+    if (earliest === Number.POSITIVE_INFINITY) return
+    if (this.#sweepTimer !== undefined) {
+      // An entry expiring before the armed timer (e.g. a short notAfter) re-arms it for its own expiry.
+      if (this.#sweepAt <= earliest) return
+      clearTimeout(this.#sweepTimer)
+    }
     const delay = Math.max(0, Math.min(earliest - this.#now(), 2 ** 31 - 1))
+    this.#sweepAt = earliest
     this.#sweepTimer = setTimeout(() => {
       this.#sweepTimer = undefined
       this.#scheduleSweep(this.#sweep())

@@ -525,4 +525,20 @@ describe('idle expiry', () => {
     expect(secret.every((b) => b === 0)).toBe(true)
     expect(cache.stats().entries).toBe(0)
   })
+  it('a key that expires before the ones already cached is wiped at its own expiry (notAfter)', async () => {
+    const early = Buffer.alloc(32, 0xcd)
+    const cache = new DataKeyCache<{ zeroize(): void }>({ maxAgeMs: 60_000 })
+    const late = await cache.acquireDecrypt('late', async () => ({ value: { zeroize: () => {} } }))
+    late.release()
+    const lease = await cache.acquireDecrypt('early', async () => ({
+      value: { zeroize: () => early.fill(0) },
+      notAfter: Date.now() + 30,
+    }))
+    lease.release()
+    expect(early.every((b) => b === 0xcd)).toBe(true)
+    await new Promise((r) => setTimeout(r, 150))
+    expect(early.every((b) => b === 0)).toBe(true)
+    expect(cache.stats().entries).toBe(1)
+    cache.purge()
+  })
 })
