@@ -1,3 +1,18 @@
+import { clip } from './clip.js'
+
+/**
+ * Control characters (C0, DEL, C1, line and paragraph separators) escaped as `\uXXXX`: messages name values
+ * read from unauthenticated headers (key ids, scope ids, context keys), which must not inject lines or
+ * terminal escapes into logs.
+ */
+function escapeControls(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
 /**
  * One error hierarchy for the whole library. Every error has a stable `code` (safe to switch on, never
  * renamed), a message that says what happened and what to do, and the underlying `cause` when there is one.
@@ -22,11 +37,11 @@ export class KmsEnvelopeError extends Error {
 
   constructor(code: string, message: string, remedy: string, options?: { cause?: unknown }) {
     super(
-      remedy ? `${message} ${remedy}` : message,
+      escapeControls(remedy ? `${message} ${remedy}` : message),
       options?.cause === undefined ? undefined : { cause: options.cause },
     )
     this.code = code
-    this.remedy = remedy
+    this.remedy = escapeControls(remedy)
     this.name = new.target.name
   }
 }
@@ -174,7 +189,12 @@ export class InvalidKeyError extends KmsEnvelopeError {
     remedy: string,
     options?: { cause?: unknown },
   ) {
-    super('ERR_INVALID_KEY', `KMS key ${keyId ?? '(unknown)'} cannot be used: ${detail}.`, remedy, options)
+    super(
+      'ERR_INVALID_KEY',
+      `KMS key ${keyId === undefined ? '(unknown)' : clip(keyId)} cannot be used: ${detail}.`,
+      remedy,
+      options,
+    )
     this.keyId = keyId
     this.reason = reason
   }

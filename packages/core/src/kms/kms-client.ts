@@ -134,7 +134,8 @@ interface EndpointConfig {
  * ```
  */
 export async function assertSecureKmsEndpoint(client: KMSClient): Promise<void> {
-  const config = client.config as EndpointConfig
+  // A `{ send }` stand-in without an SDK config has no endpoint to check.
+  const config = (client.config ?? {}) as EndpointConfig
   const provider = config.endpoint
   if (typeof provider === 'function' && config.isCustomEndpoint !== false) {
     checkResolvedEndpoint(await provider())

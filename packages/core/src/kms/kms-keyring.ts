@@ -12,6 +12,7 @@ import {
   type KMSClient,
   type KMSClientConfig,
 } from '@aws-sdk/client-kms'
+import { clip } from '../errors/clip.js'
 import {
   ConfigurationError,
   InvalidKeyError,
@@ -548,10 +549,10 @@ export class KmsKeyring implements Keyring {
   #notAllowed(edks: readonly EncryptedDataKey[]): InvalidKeyError {
     const ids = edks.map((e) =>
       e.type !== WrappingType.AwsKms
-        ? `${e.keyId} (not KMS)`
+        ? `${clip(e.keyId)} (not KMS)`
         : e.keyId === ''
           ? 'an unnamed KMS key'
-          : e.keyId,
+          : clip(e.keyId),
     )
     const allowList =
       this.#mode === 'discovery'

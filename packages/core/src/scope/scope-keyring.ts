@@ -1,3 +1,4 @@
+import { clip } from '../errors/clip.js'
 import { ConfigurationError, KeyStoreError } from '../errors/errors.js'
 import {
   type DecryptedDataKey,
@@ -81,7 +82,7 @@ export class ScopeKeyring implements Keyring {
       return { plaintextKey, encryptedDataKey: edk }
     }
     const found = encryptedDataKeys.map((e) =>
-      e.type === WrappingType.ScopeKey ? `scope "${e.keyId}"` : 'a KMS key',
+      e.type === WrappingType.ScopeKey ? `scope "${clip(e.keyId)}"` : 'a KMS key',
     )
     throw new KeyStoreError(
       'NOT_FOUND',

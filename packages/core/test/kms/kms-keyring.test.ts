@@ -25,6 +25,7 @@ import {
 } from '@kms-envelope/core'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { TestKeyring } from '../helpers/test-keyring.js'
 
 const A = 'arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-1111-2222-3333-444444444444'
 const B = 'arn:aws:kms:us-west-2:111122223333:key/mrk-0123456789abcdef0123456789abcdef'
@@ -615,5 +616,21 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
       })
       await expect(partial.decrypt(ct)).rejects.toBeInstanceOf(KmsEnvelopeError)
     })
+  })
+})
+
+describe('error messages naming values from an unauthenticated header', () => {
+  it('escape control characters and cut long key ids (no log injection, no 32 KiB messages)', async () => {
+    const evil = `arn:aws:kms:us-east-1:111122223333:key/x\n[ok] decrypted\u001b[2J\u2028${'A'.repeat(1900)}`
+    const ct = await new Envelope({ keyring: new TestKeyring(evil) }).encrypt('secret')
+    const err = await new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: A }) })
+      .decrypt(ct)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InvalidKeyError)
+    const message = (err as Error).message
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+    expect(message).toContain('\\u000a[ok] decrypted\\u001b[2J\\u2028')
+    expect(message.length).toBeLessThan(1000)
+    expect(kms.calls()).toHaveLength(0)
   })
 })
