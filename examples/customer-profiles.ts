@@ -2,16 +2,28 @@
  * Amazon Connect Customer Profiles style: each domain's data under the customer's own KMS key (CMK), used
  * by the service only through a KMS grant it creates; an object type with its own key; a key switch on
  * existing data (the old key is then not needed); and what happens when the customer revokes the grant or
- * disables a key.
+ * disables a key; and a domain record edited in the store (to name another key) that the service refuses.
  *
  * Two accounts in one local KMS: the customer (111122223333) owns the keys; the service role
  * (444455556666) has no key-policy access to them, only the grants.
  *
  * Run: `npx tsx examples/customer-profiles.ts` (or `npx -y pnpm@10 demo` for every example).
  */
-import { CreateKeyCommand, DisableKeyCommand, RevokeGrantCommand } from '@aws-sdk/client-kms'
-import { inspect, KeyAccessDeniedError, KeyDisabledError, KmsEnvelopeError } from '@kms-envelope/core'
-import { MemoryProfileStore, ProfileDomains } from '@kms-envelope/customer-profiles'
+import {
+  CreateGrantCommand,
+  CreateKeyCommand,
+  DisableKeyCommand,
+  RevokeGrantCommand,
+} from '@aws-sdk/client-kms'
+import {
+  Envelope,
+  inspect,
+  KeyAccessDeniedError,
+  KeyDisabledError,
+  KmsEnvelopeError,
+  KmsKeyring,
+} from '@kms-envelope/core'
+import { DomainRecordError, MemoryProfileStore, ProfileDomains } from '@kms-envelope/customer-profiles'
 import { LocalKms } from '@kms-envelope/local-kms'
 import { isMain } from './is-main.js'
 
@@ -31,12 +43,18 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     const newKey = async (Description: string) =>
       (await customer.send(new CreateKeyCommand({ Description }))).KeyMetadata!.Arn!
     const short = (arn: string) => `…${arn.slice(-12)}`
+    // The service's own key (in its account): it seals each domain record in the store.
+    const serviceKeyArn = (await service.send(new CreateKeyCommand({ Description: 'profiles service key' })))
+      .KeyMetadata!.Arn!
     const serviceCalls = () => {
-      const counts: Record<string, number> = {}
+      const data: Record<string, number> = {}
+      const records: Record<string, number> = {}
       for (const e of kms.engine.auditLog()) {
-        if (e.userIdentity.arn === SERVICE_ROLE) counts[e.eventName] = (counts[e.eventName] ?? 0) + 1
+        if (e.userIdentity.arn !== SERVICE_ROLE || e.eventName === 'CreateKey') continue
+        const counts = e.resources[0]?.ARN === serviceKeyArn ? records : data
+        counts[e.eventName] = (counts[e.eventName] ?? 0) + 1
       }
-      return JSON.stringify(counts)
+      return `${JSON.stringify(data)} on customer keys, ${JSON.stringify(records)} on the service key (domain record)`
     }
 
     // 1. The customer creates two keys; the service creates the domain with them. The customer's own
@@ -47,6 +65,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     const domains = new ProfileDomains({
       kms: service,
       servicePrincipal: SERVICE_ROLE,
+      serviceKeyArn,
       store,
       actor: 'profiles-service',
     })
@@ -127,6 +146,42 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     const disabled = await retail.getObject('_order', 'o-3').catch((e: unknown) => e)
     if (!(disabled instanceof KeyDisabledError)) throw new Error('expected the read to fail')
     log(`orders key disabled -> ${disabled.name} ${disabled.code}: ${disabled.message.slice(0, 160)}…`)
+
+    // 6. Someone with write access to the store (not to the service key) writes a domain record of their
+    //    own, exact context and all, naming a key they control and granted to the service role: refused.
+    const stored = (await store.getDomain('retail-eu'))!
+    log(
+      `stored domain record: revision ${stored.revision}, ${stored.sealed.length} bytes sealed under ${short(inspect(stored.sealed).encryptedDataKeys[0]!.keyId)} (the service key), context ${JSON.stringify(inspect(stored.sealed).context)}`,
+    )
+    const theirKey = await newKey('not the customer')
+    await customer.send(
+      new CreateGrantCommand({
+        KeyId: theirKey,
+        GranteePrincipal: SERVICE_ROLE,
+        Operations: ['Decrypt', 'GenerateDataKey', 'DescribeKey'],
+      }),
+    )
+    const forger = new Envelope({
+      keyring: new KmsKeyring({ client: customer, generatorKeyId: theirKey }),
+      cache: false,
+    })
+    const revision = stored.revision + 1
+    const forged = await forger.encryptJson(
+      { domainName: 'retail-eu', defaultKeyArn: theirKey, revision },
+      { context: { ...inspect(stored.sealed).context, 'customer-profiles:revision': String(revision) } },
+    )
+    await store.putDomain({ domainName: 'retail-eu', revision, sealed: forged }, stored.revision)
+    await retail.purge()
+    const calls = kms.engine.auditLog().length
+    const refused = await retail.putObject('_case', 'c-1', { note: 'new type' }).catch((e: unknown) => e)
+    if (!(refused instanceof DomainRecordError)) throw new Error('expected the forged record to be refused')
+    const used = kms.engine
+      .auditLog()
+      .slice(calls)
+      .filter((e) => e.userIdentity.arn === SERVICE_ROLE).length
+    log(
+      `forged domain record -> ${refused.name} ${refused.code} (${refused.reason}), ${used} KMS calls: ${refused.message.slice(0, 150)}…`,
+    )
   } finally {
     await kms.close()
   }

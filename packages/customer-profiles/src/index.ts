@@ -2,11 +2,12 @@
  * @kms-envelope/customer-profiles — the key model of Amazon Connect Customer Profiles on kms-envelope:
  * a customer managed KMS key per domain (or per object type), used by the service only through a KMS grant
  * this library creates; switching keys on existing data; a revoked grant or a disabled key leaves the data
- * unreadable with a typed error.
+ * unreadable with a typed error; domain records sealed under the service's own key.
  *
  * @packageDocumentation
  */
 export { validateCustomerKey } from './customer-key.js'
+export { DomainRecordError, type DomainRecordProblem } from './domain-record-error.js'
 export { explainKeyError } from './grant-errors.js'
 export {
   createDomainGrants,
@@ -46,5 +47,6 @@ export type {
   DomainRecord,
   PendingKeySwitch,
   ProfileStore,
+  StoredDomainRecord,
   StoredObject,
 } from './profile-store.js'

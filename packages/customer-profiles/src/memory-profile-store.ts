@@ -1,4 +1,4 @@
-import type { DomainRecord, ProfileStore, StoredObject } from './profile-store.js'
+import type { ProfileStore, StoredDomainRecord, StoredObject } from './profile-store.js'
 
 /**
  * A {@link ProfileStore} in memory: for tests, demos and data that lives no longer than the process.
@@ -11,19 +11,19 @@ import type { DomainRecord, ProfileStore, StoredObject } from './profile-store.j
  * ```
  */
 export class MemoryProfileStore implements ProfileStore {
-  readonly #domains = new Map<string, DomainRecord>()
+  readonly #domains = new Map<string, StoredDomainRecord>()
   readonly #objects = new Map<string, Map<string, StoredObject>>()
 
-  async getDomain(domainName: string): Promise<DomainRecord | undefined> {
+  async getDomain(domainName: string): Promise<StoredDomainRecord | undefined> {
     const record = this.#domains.get(domainName)
-    return record === undefined ? undefined : structuredClone(record)
+    return record === undefined ? undefined : copy(record)
   }
 
-  async putDomain(record: DomainRecord, expectedRevision: number | undefined): Promise<boolean> {
+  async putDomain(record: StoredDomainRecord, expectedRevision: number | undefined): Promise<boolean> {
     const current = this.#domains.get(record.domainName)
     // Precondition: compare-and-set on the revision.
     if (current?.revision !== expectedRevision) return false
-    this.#domains.set(record.domainName, structuredClone(record))
+    this.#domains.set(record.domainName, copy(record))
     return true
   }
 
@@ -65,6 +65,14 @@ export class MemoryProfileStore implements ProfileStore {
     return [...(this.#objects.get(domainName)?.values() ?? [])]
       .filter((o) => objectType === undefined || o.objectType === objectType)
       .map((o) => ({ objectType: o.objectType, objectId: o.objectId }))
+  }
+}
+
+function copy(record: StoredDomainRecord): StoredDomainRecord {
+  return {
+    domainName: record.domainName,
+    revision: record.revision,
+    sealed: Uint8Array.from(record.sealed),
   }
 }
 

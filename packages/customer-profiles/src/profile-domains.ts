@@ -8,8 +8,10 @@ import {
   KeyStoreError,
   MemoryKeyStore,
   type RewrapProgress,
+  tryParseKmsArn,
 } from '@kms-envelope/core'
 import { validateCustomerKey } from './customer-key.js'
+import { DomainRecords, newIncarnation } from './domain-records.js'
 import { explainKeyError } from './grant-errors.js'
 import { createDomainGrants, retireDomainGrants } from './grants.js'
 import { MemoryProfileStore } from './memory-profile-store.js'
@@ -27,7 +29,7 @@ import { ProfileKeyring } from './profile-keyring.js'
 import type { DomainGrant, DomainRecord, ProfileStore } from './profile-store.js'
 import { SwitchSafeKeyring } from './switch-guard.js'
 
-const PRINCIPAL = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/
+const PRINCIPAL = /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):.+$/
 const MAX_GRANT_TOKENS = 10
 /** Listing passes of a key switch (the first re-wraps everything; later ones what appeared meanwhile). */
 const MAX_SWITCH_PASSES = 4
@@ -38,6 +40,13 @@ export interface ProfileDomainsOptions {
   readonly kms: KMSClient
   /** ARN of the principal `kms` signs as (the service role): GranteePrincipal and RetiringPrincipal of the grants. */
   readonly servicePrincipal: string
+  /**
+   * ARN of the service's own symmetric KMS key (a key ARN in the service principal's account; `kms` needs
+   * kms:DescribeKey, kms:GenerateDataKey and kms:Decrypt on it). It seals every domain record in the
+   * store, so that only the service can decide a domain's keys: see `StoredDomainRecord`. Keep it
+   * configured for as long as the domains live (records sealed under another key do not open).
+   */
+  readonly serviceKeyArn: string
   /** Domains and encrypted objects. Default: a new {@link MemoryProfileStore}. */
   readonly store?: ProfileStore
   /** Wrapped scope keys (core's KeyStore: FileKeyStore, DynamoDbKeyStore, …). Default: a new MemoryKeyStore. */
@@ -46,7 +55,8 @@ export interface ProfileDomainsOptions {
    * Data-key cache of each domain. Default `{ maxAgeMs: 60_000 }`: a revoked grant or disabled key stops
    * a process within a minute (or at once after {@link ProfileDomain.purge}). `false`: ask KMS every time.
    * Each cache miss on the write path also makes two domain-record reads and four key-store reads (the
-   * key-switch check, see {@link ProfileDomains.switchKey}).
+   * key-switch check, see {@link ProfileDomains.switchKey}); a record read makes no KMS call while the
+   * stored record is the one this instance last opened or wrote, else one Decrypt under the service key.
    */
   readonly cache?: Partial<CacheLimits> | false
   /** Key window of the scope keys in ms (a new version per window); default none (until rotated). */
@@ -158,10 +168,19 @@ function keysInUse(record: DomainRecord): Set<string> {
  * grant's `EncryptionContextSubset` constraint requires. A key switch re-wraps those versions with KMS
  * ReEncrypt (O(versions), not O(objects); no plaintext key leaves KMS), then retires the old grant.
  *
+ * The domain record (keys, grants, switch state) is sealed under the service's own key (`serviceKeyArn`)
+ * in the store and authenticated on every read: a record that was edited, forged, copied from another
+ * domain or put back under another revision fails with `DomainRecordError` before any data key is
+ * made or unwrapped with what it names.
+ *
  * @example
  * ```ts
  * import { ProfileDomains } from '@kms-envelope/customer-profiles'
- * const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: 'arn:aws:iam::444455556666:role/profiles' })
+ * const domains = new ProfileDomains({
+ *   kms: serviceKms,
+ *   servicePrincipal: 'arn:aws:iam::444455556666:role/profiles',
+ *   serviceKeyArn: 'arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+ * })
  * await domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: customerKeyArn, customerKms })
  * const retail = await domains.domain('retail-eu')
  * await retail.putObject('_profile', 'p-1', { firstName: 'Ana' })
@@ -172,6 +191,7 @@ export class ProfileDomains {
   readonly #kms: KMSClient
   readonly #servicePrincipal: string
   readonly #store: ProfileStore
+  readonly #records: DomainRecords
   readonly #keyStore: KeyStore
   readonly #cache: Partial<CacheLimits> | false
   readonly #keyWindowMs: number | undefined
@@ -188,15 +208,32 @@ export class ProfileDomains {
         'Pass { kms: new KMSClient({ region }) }.',
       )
     }
-    if (typeof options.servicePrincipal !== 'string' || !PRINCIPAL.test(options.servicePrincipal)) {
+    const serviceAccountId =
+      typeof options.servicePrincipal === 'string' ? PRINCIPAL.exec(options.servicePrincipal)?.[1] : undefined
+    if (serviceAccountId === undefined) {
       throw new ConfigurationError(
         `servicePrincipal "${String(options.servicePrincipal)}" is not an IAM role or user ARN.`,
         'Pass the ARN of the role the service KMS client signs as, e.g. arn:aws:iam::444455556666:role/profiles-service.',
       )
     }
+    // Precondition: the service's own key (it seals the domain records), a key ARN in the service's account.
+    const serviceKey =
+      typeof options.serviceKeyArn === 'string' ? tryParseKmsArn(options.serviceKeyArn) : undefined
+    if (serviceKey?.resourceType !== 'key' || serviceKey.accountId !== serviceAccountId) {
+      throw new ConfigurationError(
+        `serviceKeyArn "${String(options.serviceKeyArn)}" is not a KMS key ARN in the service's account ${serviceAccountId}.`,
+        `Pass the key ARN (not an alias) of a symmetric KMS key of account ${serviceAccountId} that the service role may use (DescribeKey, GenerateDataKey, Decrypt): it seals the domain records.`,
+      )
+    }
     this.#kms = options.kms
     this.#servicePrincipal = options.servicePrincipal
     this.#store = options.store ?? new MemoryProfileStore()
+    this.#records = new DomainRecords({
+      store: this.#store,
+      kms: this.#kms,
+      serviceKeyArn: serviceKey.arn,
+      serviceAccountId,
+    })
     this.#keyStore = options.keyStore ?? new MemoryKeyStore()
     this.#cache = options.cache ?? { maxAgeMs: 60_000 }
     this.#keyWindowMs = options.keyWindowMs
@@ -241,6 +278,8 @@ export class ProfileDomains {
         'Choose another name.',
       )
     }
+    // Precondition: the service key that will seal the record is usable (before any grant is created).
+    await this.#records.ready()
     const creator = options.customerKms ?? this.#kms
     const check =
       options.customerAccountId === undefined ? {} : { expectedAccountId: options.customerAccountId }
@@ -264,6 +303,7 @@ export class ProfileDomains {
       }
       const record: DomainRecord = {
         domainName,
+        incarnation: newIncarnation(),
         generation,
         defaultKeyArn,
         objectTypeKeys,
@@ -272,7 +312,7 @@ export class ProfileDomains {
         revision: 1,
       }
       // Postcondition: this call created the domain.
-      written = await this.#store.putDomain(record, undefined)
+      written = await this.#records.put(record, undefined)
       if (!written) {
         throw new ConfigurationError(
           `Domain "${domainName}" was created concurrently.`,
@@ -287,14 +327,15 @@ export class ProfileDomains {
       return info(record)
     } catch (err) {
       // Undo: no half-created domain, no grant left behind (but the winner's, if another creator won).
-      if (written) await this.#store.deleteDomain(domainName).catch(() => undefined)
+      if (written) await this.#records.delete(domainName).catch(() => undefined)
       await this.#retireUnrecorded(domainName, Object.values(grants), !written)
       throw err
     }
   }
 
   /**
-   * The domain's objects API (cached per domain in this instance).
+   * The domain's objects API (cached per domain in this instance). DomainRecordError if the stored domain
+   * record does not open as an authentic, current record of this domain.
    *
    * @example
    * ```ts
@@ -517,12 +558,13 @@ export class ProfileDomains {
     const retiredGrantIds: string[] = []
     for (const grant of Object.values(record.grants))
       retiredGrantIds.push(...(await retireDomainGrants(this.#kms, grant)))
-    await this.#store.deleteDomain(domainName)
+    await this.#records.delete(domainName)
     return { domainName, destroyedScopes, retiredGrantIds }
   }
 
+  /** The domain's record, authenticated (DomainRecordError if the stored one is not authentic and current). */
   async #load(domainName: string): Promise<DomainRecord> {
-    const record = await this.#store.getDomain(domainName)
+    const record = await this.#records.get(domainName)
     // Precondition: the domain exists.
     if (!record) {
       throw new ConfigurationError(`Domain "${domainName}" does not exist.`, 'Create it with createDomain().')
@@ -533,7 +575,7 @@ export class ProfileDomains {
   /** Write `next` over revision `expected`, refresh this process's runtime, return `next`. */
   async #save(next: DomainRecord, expected: number): Promise<DomainRecord> {
     // Postcondition: nobody changed the domain meanwhile.
-    if (!(await this.#store.putDomain(next, expected))) {
+    if (!(await this.#records.put(next, expected))) {
       throw new KeyStoreError(
         'CONFLICT',
         `Domain "${next.domainName}" changed during the update.`,
@@ -549,14 +591,19 @@ export class ProfileDomains {
   /**
    * Retire grants this process created for `domainName` (best effort), except those the stored domain
    * record holds when `keepRecorded`: CreateGrant is idempotent by name, so a concurrent writer that won
-   * may hold the very same grants.
+   * may hold the very same grants. If that record cannot be read (or does not open), none are retired.
    */
   async #retireUnrecorded(
     domainName: string,
     grants: readonly DomainGrant[],
     keepRecorded: boolean,
   ): Promise<void> {
-    const holder = keepRecorded ? await this.#store.getDomain(domainName).catch(() => undefined) : undefined
+    let holder: DomainRecord | undefined
+    try {
+      holder = keepRecorded ? await this.#records.get(domainName) : undefined
+    } catch {
+      return
+    }
     const kept = new Set(Object.values(holder?.grants ?? {}).flatMap((g) => [g.grantId, g.describeGrantId]))
     for (const grant of grants) {
       if (kept.has(grant.grantId) || kept.has(grant.describeGrantId)) continue
@@ -605,7 +652,7 @@ export class ProfileDomains {
       ),
       {
         record,
-        store: this.#store,
+        records: this.#records,
         keyStore: this.#keyStore,
         clock: this.#clock,
         // A switch's own step on one scope: with every grant token (DescribeKey of the target included).

@@ -1,7 +1,8 @@
 /**
- * Where domains and their encrypted profile objects live. The store only ever sees ciphertext and
- * non-secret metadata (key ARNs, grant ids, grant tokens); plug in your own (DynamoDB, S3, SQL) by
- * implementing {@link ProfileStore}.
+ * Where domains and their encrypted profile objects live. The store only ever sees ciphertext: the
+ * objects, and each domain's record sealed under the service key (beside it in plaintext only the domain
+ * name and the revision it compares); plug in your own (DynamoDB, S3, SQL) by implementing
+ * {@link ProfileStore}.
  */
 
 /** The KMS grants the service holds on one customer managed key for one domain. */
@@ -28,9 +29,15 @@ export interface PendingKeySwitch {
   readonly startedAt: number
 }
 
-/** A domain: its default key, its per-object-type keys and the grants that let the service use them. */
+/**
+ * A domain: its default key, its per-object-type keys and the grants that let the service use them. This
+ * is what the service reads from a {@link StoredDomainRecord} once it has authenticated it; the store never
+ * sees it in plaintext.
+ */
 export interface DomainRecord {
   readonly domainName: string
+  /** Random id of this creation of the domain (a name deleted and created again gets a new one). */
+  readonly incarnation: string
   /** 1, or more when the name was used by a deleted domain (its scopes are `name~<generation>/…`). */
   readonly generation: number
   /** The customer managed key for object types without their own key. */
@@ -45,6 +52,28 @@ export interface DomainRecord {
   readonly revision: number
 }
 
+/**
+ * A domain record as the {@link ProfileStore} holds it: the {@link DomainRecord} sealed by the service (a
+ * kms-envelope message under the service's own KMS key, whose authenticated encryption context names the
+ * domain and the revision), with the two fields the store needs beside it in plaintext. The store keeps
+ * the bytes as they are; only the service can write a record that opens, and a record opens only as the
+ * domain and revision it was written for.
+ *
+ * @example
+ * ```ts
+ * import type { StoredDomainRecord } from '@kms-envelope/customer-profiles'
+ * // DynamoDB item: { domainName (S, key), revision (N, compared by putDomain), sealed (B) }
+ * const item = (r: StoredDomainRecord) => ({ domainName: r.domainName, revision: r.revision, sealed: r.sealed })
+ * ```
+ */
+export interface StoredDomainRecord {
+  readonly domainName: string
+  /** The revision {@link ProfileStore.putDomain} compares; also bound inside `sealed`. */
+  readonly revision: number
+  /** The sealed {@link DomainRecord}: opaque bytes. */
+  readonly sealed: Uint8Array
+}
+
 /** One stored object (ciphertext only). */
 export interface StoredObject {
   readonly objectType: string
@@ -53,7 +82,8 @@ export interface StoredObject {
 }
 
 /**
- * Persistence for domains and encrypted objects. `putDomain` is conditional (compare-and-set on
+ * Persistence for domains and encrypted objects. Domain records are opaque sealed bytes with their
+ * revision beside them ({@link StoredDomainRecord}). `putDomain` is conditional (compare-and-set on
  * `revision`), so two processes changing one domain cannot both win. `getDomain` must be strongly
  * consistent (a read returns the last successful `putDomain`, e.g. DynamoDB `ConsistentRead: true`):
  * writers check the record after writing a scope key version, which is what keeps a key switch from
@@ -67,12 +97,13 @@ export interface StoredObject {
  * ```
  */
 export interface ProfileStore {
-  getDomain(domainName: string): Promise<DomainRecord | undefined>
+  /** The domain's stored record, bytes as written, or undefined. */
+  getDomain(domainName: string): Promise<StoredDomainRecord | undefined>
   /**
    * Write `record` if the stored revision is `expectedRevision` (`undefined`: only if the domain does not
    * exist). Returns false when another writer got there first.
    */
-  putDomain(record: DomainRecord, expectedRevision: number | undefined): Promise<boolean>
+  putDomain(record: StoredDomainRecord, expectedRevision: number | undefined): Promise<boolean>
   deleteDomain(domainName: string): Promise<void>
   putObject(domainName: string, object: StoredObject): Promise<void>
   getObject(domainName: string, objectType: string, objectId: string): Promise<StoredObject | undefined>

@@ -34,7 +34,7 @@ import {
 } from '@kms-envelope/core'
 import { OBJECT_TYPE_CONTEXT_KEY } from './names.js'
 import type { ProfileKeyring } from './profile-keyring.js'
-import type { DomainRecord, PendingKeySwitch, ProfileStore } from './profile-store.js'
+import type { DomainRecord, PendingKeySwitch } from './profile-store.js'
 
 /** Attempts of one generateDataKey (each may repair the scope once) before giving up. */
 const MAX_ATTEMPTS = 4
@@ -105,7 +105,11 @@ export function isDomainChanged(err: unknown): boolean {
 export interface SwitchGuardDeps {
   /** The domain record this process's keyring was built from. */
   readonly record: DomainRecord
-  readonly store: ProfileStore
+  /**
+   * Reads the stored domain record, authenticated (DomainRecords.get: a sealed record the service wrote for
+   * this domain, opened with one KMS Decrypt per record not seen before, none for one already opened).
+   */
+  readonly records: { get(domainName: string): Promise<DomainRecord | undefined> }
   readonly keyStore: KeyStore
   readonly clock: () => number
   /** Re-wrap the scope under `keyArn` and make it the scope's root key (what a switch does to it). */
@@ -161,7 +165,7 @@ export class SwitchSafeKeyring implements Keyring {
       const version = edk ? decodeVersion(edk.blob) : undefined
       const used = version === undefined ? undefined : await keyStore.getVersion(scopeId, version)
       const after = await keyStore.getScope(scopeId)
-      const now = await this.#deps.store.getDomain(record.domainName)
+      const now = await this.#deps.records.get(record.domainName)
       if (
         used?.state === 'active' &&
         now &&
@@ -194,8 +198,8 @@ export class SwitchSafeKeyring implements Keyring {
 
   /** Precondition of every data key: this process's record is the stored one. */
   async #current(): Promise<void> {
-    const { record, store } = this.#deps
-    const now = await store.getDomain(record.domainName)
+    const { record, records } = this.#deps
+    const now = await records.get(record.domainName)
     if (now?.revision !== record.revision)
       throw domainChanged(record.domainName, record.revision, now?.revision)
   }

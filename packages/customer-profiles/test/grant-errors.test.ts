@@ -5,6 +5,7 @@ import { type DomainRecord, explainKeyError } from '../src/index.js'
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/11111111-1111-4111-8111-111111111111'
 const record: DomainRecord = {
   domainName: 'retail-eu',
+  incarnation: '00000000-0000-4000-8000-000000000000',
   generation: 1,
   defaultKeyArn: KEY,
   objectTypeKeys: {},

@@ -1,5 +1,12 @@
 /** The exact KMS requests of the grant lifecycle, asserted on mocked KMS clients (customer and service). */
-import { CreateGrantCommand, DescribeKeyCommand, KMSClient, RetireGrantCommand } from '@aws-sdk/client-kms'
+import { randomBytes } from 'node:crypto'
+import {
+  CreateGrantCommand,
+  DescribeKeyCommand,
+  GenerateDataKeyCommand,
+  KMSClient,
+  RetireGrantCommand,
+} from '@aws-sdk/client-kms'
 import { mockClient } from 'aws-sdk-client-mock'
 import { describe, expect, it } from 'vitest'
 import { DOMAIN_CONTEXT_KEY, DOMAIN_GRANT_OPERATIONS, ProfileDomains } from '../src/index.js'
@@ -7,13 +14,15 @@ import { DOMAIN_CONTEXT_KEY, DOMAIN_GRANT_OPERATIONS, ProfileDomains } from '../
 const ROLE = 'arn:aws:iam::444455556666:role/profiles-service'
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/11111111-1111-4111-8111-111111111111'
 const ORDERS_KEY = 'arn:aws:kms:us-east-1:111122223333:key/22222222-2222-4222-8222-222222222222'
+/** The service's own key (it seals the domain records). */
+const SERVICE_KEY = 'arn:aws:kms:us-east-1:444455556666:key/33333333-3333-4333-8333-333333333333'
 
 function metadata(arn: string) {
   return {
     KeyMetadata: {
       Arn: arn,
       KeyId: arn.split('/')[1],
-      AWSAccountId: '111122223333',
+      AWSAccountId: arn.split(':')[4],
       KeyState: 'Enabled' as const,
       Enabled: true,
       KeySpec: 'SYMMETRIC_DEFAULT' as const,
@@ -43,13 +52,22 @@ function mocks() {
     return { GrantId: `grant-${n}`, GrantToken: `token-${n}` }
   })
   service.on(RetireGrantCommand).resolves({})
+  service.on(GenerateDataKeyCommand).callsFake((input: { KeyId: string }) => ({
+    Plaintext: randomBytes(32),
+    CiphertextBlob: randomBytes(64),
+    KeyId: input.KeyId,
+  }))
   return { customerKms, serviceKms, customer, service }
 }
 
 describe('grant requests', () => {
   it('createDomain: DescribeKey then two grants per key, for the service role, bound to the domain', async () => {
     const { customerKms, serviceKms, customer, service } = mocks()
-    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    const domains = new ProfileDomains({
+      kms: serviceKms,
+      servicePrincipal: ROLE,
+      serviceKeyArn: SERVICE_KEY,
+    })
     await domains.createDomain({
       domainName: 'retail-eu',
       defaultKeyArn: KEY,
@@ -103,7 +121,10 @@ describe('grant requests', () => {
     expect(DOMAIN_GRANT_OPERATIONS).not.toContain('Encrypt')
     expect(DOMAIN_GRANT_OPERATIONS).not.toContain('CreateGrant')
     // Right after CreateGrant, the service's first call (pinning _order to its key) carries the fresh grant tokens.
-    const pin = service.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input)
+    const pin = service
+      .commandCalls(DescribeKeyCommand)
+      .map((c) => c.args[0].input)
+      .filter((input) => input.KeyId !== SERVICE_KEY) // the service key: validated once, seals the record
     expect(pin.map((p) => p.KeyId)).toEqual([ORDERS_KEY])
     expect([...(pin[0]!.GrantTokens ?? [])].sort()).toEqual(['token-1', 'token-2', 'token-3', 'token-4'])
 
@@ -124,7 +145,11 @@ describe('grant requests', () => {
       .on(CreateGrantCommand)
       .resolvesOnce({ GrantId: 'grant-1', GrantToken: 'token-1' })
       .rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))
-    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    const domains = new ProfileDomains({
+      kms: serviceKms,
+      servicePrincipal: ROLE,
+      serviceKeyArn: SERVICE_KEY,
+    })
     await expect(
       domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: KEY, customerKms }),
     ).rejects.toMatchObject({ code: 'ERR_KEY_ACCESS_DENIED', keyId: KEY, operation: 'CreateGrant' })
@@ -135,8 +160,15 @@ describe('grant requests', () => {
 
   it('a failure after the grants exist undoes everything: grants retired, no domain recorded', async () => {
     const { customerKms, serviceKms, service } = mocks()
-    service.on(DescribeKeyCommand).rejects(Object.assign(new Error('boom'), { name: 'KMSInternalException' }))
-    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    // Pinning _order to its key (after the record is written) fails.
+    service
+      .on(DescribeKeyCommand, { KeyId: ORDERS_KEY })
+      .rejects(Object.assign(new Error('boom'), { name: 'KMSInternalException' }))
+    const domains = new ProfileDomains({
+      kms: serviceKms,
+      servicePrincipal: ROLE,
+      serviceKeyArn: SERVICE_KEY,
+    })
     await expect(
       domains.createDomain({
         domainName: 'retail-eu',
@@ -154,12 +186,33 @@ describe('grant requests', () => {
     await expect(domains.describeDomain('retail-eu')).rejects.toMatchObject({ code: 'ERR_CONFIGURATION' })
   })
 
+  it('an unusable service key fails createDomain before any grant is created', async () => {
+    const { customerKms, serviceKms, customer, service } = mocks()
+    service.on(DescribeKeyCommand, { KeyId: SERVICE_KEY }).resolves({
+      KeyMetadata: { ...metadata(SERVICE_KEY).KeyMetadata, KeyState: 'Disabled', Enabled: false },
+    })
+    const domains = new ProfileDomains({
+      kms: serviceKms,
+      servicePrincipal: ROLE,
+      serviceKeyArn: SERVICE_KEY,
+    })
+    await expect(
+      domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: KEY, customerKms }),
+    ).rejects.toMatchObject({ name: 'KeyDisabledError', keyId: SERVICE_KEY })
+    expect(customer.commandCalls(CreateGrantCommand)).toEqual([])
+    expect(service.commandCalls(GenerateDataKeyCommand)).toEqual([])
+  })
+
   it('refuses an AWS managed key (KeyManager AWS) before creating any grant', async () => {
     const { customerKms, serviceKms, customer } = mocks()
     customer
       .on(DescribeKeyCommand)
       .resolves({ KeyMetadata: { ...metadata(KEY).KeyMetadata, KeyManager: 'AWS' } })
-    const domains = new ProfileDomains({ kms: serviceKms, servicePrincipal: ROLE })
+    const domains = new ProfileDomains({
+      kms: serviceKms,
+      servicePrincipal: ROLE,
+      serviceKeyArn: SERVICE_KEY,
+    })
     await expect(
       domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: KEY, customerKms }),
     ).rejects.toMatchObject({ name: 'InvalidKeyError', reason: 'NOT_ALLOWED' })
@@ -168,8 +221,26 @@ describe('grant requests', () => {
 
   it('refuses a service principal that is not a role or user ARN', () => {
     const { serviceKms } = mocks()
-    expect(() => new ProfileDomains({ kms: serviceKms, servicePrincipal: 'profiles' })).toThrow(
-      /servicePrincipal/,
-    )
+    expect(
+      () => new ProfileDomains({ kms: serviceKms, servicePrincipal: 'profiles', serviceKeyArn: SERVICE_KEY }),
+    ).toThrow(/servicePrincipal/)
+  })
+
+  it("refuses a service key that is not a key ARN of the service's account", () => {
+    const { serviceKms } = mocks()
+    for (const serviceKeyArn of [
+      undefined,
+      KEY, // the customer's account: not the service's own key
+      'arn:aws:kms:us-east-1:444455556666:alias/profiles', // an alias: the record's key must be fixed
+    ]) {
+      expect(
+        () =>
+          new ProfileDomains({
+            kms: serviceKms,
+            servicePrincipal: ROLE,
+            serviceKeyArn: serviceKeyArn as string,
+          }),
+      ).toThrow(/serviceKeyArn/)
+    }
   })
 })

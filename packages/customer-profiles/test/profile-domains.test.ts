@@ -58,7 +58,12 @@ describe('createDomain and objects', () => {
     expect(await wrappingKeys(scopeIdOf('retail-eu', '_profile'))).toEqual([keyArn])
     const events = w.kms.engine
       .auditLog()
-      .filter((e) => e.eventName === 'GenerateDataKey' && e.userIdentity.arn === SERVICE_ROLE)
+      .filter(
+        (e) =>
+          e.eventName === 'GenerateDataKey' &&
+          e.userIdentity.arn === SERVICE_ROLE &&
+          e.resources[0]?.ARN === keyArn,
+      )
     expect(events.length).toBe(2)
     for (const e of events) {
       // Authorized by the domain's grant (not the key policy), with the domain in the KMS context.
@@ -74,13 +79,21 @@ describe('createDomain and objects', () => {
     const keyArn = await w.newKey()
     await w.domains.createDomain({ domainName: 'retail-eu', defaultKeyArn: keyArn, customerKms: w.customer })
     const retail = await w.domains.domain('retail-eu')
-    const calls = (eventName: string) =>
-      w.kms.engine.auditLog().filter((e) => e.userIdentity.arn === SERVICE_ROLE && e.eventName === eventName)
-        .length
+    // Calls under the customer's key (data), and under the service key (the sealed domain record).
+    const calls = (eventName: string, key = keyArn) =>
+      w.kms.engine
+        .auditLog()
+        .filter(
+          (e) =>
+            e.userIdentity.arn === SERVICE_ROLE && e.eventName === eventName && e.resources[0]?.ARN === key,
+        ).length
     for (let i = 0; i < 50; i++) await retail.putObject('_profile', `p-${i}`, { i })
     for (let i = 0; i < 10; i++) await retail.putObject('_order', `o-${i}`, { i })
     expect(calls('GenerateDataKey')).toBe(2)
     expect(calls('Decrypt')).toBe(0)
+    // The record was sealed once; this process wrote it, so the write path's record checks open nothing.
+    expect(calls('GenerateDataKey', w.serviceKeyArn)).toBe(1)
+    expect(calls('Decrypt', w.serviceKeyArn)).toBe(0)
     // Each object still names its id in its (authenticated) context.
     const stored = (await w.store.getObject('retail-eu', '_profile', 'p-7'))!
     expect(inspect(stored.ciphertext).context[OBJECT_ID_CONTEXT_KEY]).toBe('p-7')
@@ -90,6 +103,7 @@ describe('createDomain and objects', () => {
     for (let i = 0; i < 10; i++) expect(await retail.getObject('_order', `o-${i}`)).toEqual({ i })
     expect(calls('GenerateDataKey')).toBe(2)
     expect(calls('Decrypt')).toBe(2)
+    expect(calls('Decrypt', w.serviceKeyArn)).toBe(0)
   })
 
   it('the grant is bound to the domain: the service cannot use it for another domain context', async () => {

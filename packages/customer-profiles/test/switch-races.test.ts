@@ -224,10 +224,11 @@ describe('switchKey with a concurrent writer holding the record from before the 
     const write = writer.putObject('_order', 'o-2', { total: 2 })
     await held.reached
     // The domain key keeps its grant (it still protects _profile): hold the writer until the switch's
-    // last domain write instead of a RetireGrant.
+    // last domain write (its second: the first records the pending switch) instead of a RetireGrant.
     const putDomain = w.store.putDomain.bind(w.store)
+    let updates = 0
     w.store.putDomain = async (record, expected) => {
-      if (record.pendingSwitch === undefined && expected !== undefined) {
+      if (expected !== undefined && ++updates === 2) {
         release.open()
         await write.catch(() => undefined)
       }

@@ -2,7 +2,13 @@
 import { CreateKeyCommand, DisableKeyCommand, type KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms'
 import { MemoryKeyStore } from '@kms-envelope/core'
 import { LocalKms, type LocalKmsOptions } from '@kms-envelope/local-kms'
-import { MemoryProfileStore, ProfileDomains, type ProfileDomainsOptions } from '../src/index.js'
+import { DomainRecords } from '../src/domain-records.js'
+import {
+  type DomainRecord,
+  MemoryProfileStore,
+  ProfileDomains,
+  type ProfileDomainsOptions,
+} from '../src/index.js'
 
 export const CUSTOMER_ACCOUNT = '111122223333'
 export const SERVICE_ACCOUNT = '444455556666'
@@ -14,6 +20,8 @@ export interface World {
   readonly customer: KMSClient
   /** The service role: no key-policy access to customer keys, only grants. */
   readonly service: KMSClient
+  /** The service's own key (in the service account): seals the domain records. */
+  readonly serviceKeyArn: string
   readonly store: MemoryProfileStore
   readonly keyStore: MemoryKeyStore
   readonly domains: ProfileDomains
@@ -21,6 +29,8 @@ export interface World {
   otherProcess(options?: Partial<ProfileDomainsOptions>): ProfileDomains
   newKey(description?: string, keySpec?: 'SYMMETRIC_DEFAULT' | 'RSA_2048'): Promise<string>
   disable(keyArn: string): Promise<void>
+  /** The domain's stored record, opened as the service opens it (a fresh reader: one KMS Decrypt). */
+  domainRecord(domainName: string): Promise<DomainRecord | undefined>
   /** The service's live grants on `keyArn`, as the customer lists them. */
   serviceGrants(keyArn: string): Promise<string[]>
   close(): Promise<void>
@@ -39,11 +49,15 @@ export async function world(
   })
   const customer = kms.client({ maxAttempts: 1 })
   const service = kms.client({ accessKeyId: 'service', secretAccessKey: 'service-secret', maxAttempts: 1 })
+  const serviceKeyArn = (
+    await service.send(new CreateKeyCommand({ Description: 'profiles service key (domain records)' }))
+  ).KeyMetadata!.Arn!
   const store = new MemoryProfileStore()
   const keyStore = new MemoryKeyStore()
   const domains = new ProfileDomains({
     kms: service,
     servicePrincipal: SERVICE_ROLE,
+    serviceKeyArn,
     store,
     keyStore,
     actor: 'profiles-service',
@@ -53,11 +67,19 @@ export async function world(
     kms,
     customer,
     service,
+    serviceKeyArn,
     store,
     keyStore,
     domains,
     otherProcess: (more = {}) =>
-      new ProfileDomains({ kms: service, servicePrincipal: SERVICE_ROLE, store, keyStore, ...more }),
+      new ProfileDomains({
+        kms: service,
+        servicePrincipal: SERVICE_ROLE,
+        serviceKeyArn,
+        store,
+        keyStore,
+        ...more,
+      }),
     async newKey(description = 'customer key', keySpec = 'SYMMETRIC_DEFAULT') {
       const out = await customer.send(
         new CreateKeyCommand({
@@ -71,6 +93,10 @@ export async function world(
     async disable(keyArn) {
       await customer.send(new DisableKeyCommand({ KeyId: keyArn }))
     },
+    domainRecord: (domainName) =>
+      new DomainRecords({ store, kms: service, serviceKeyArn, serviceAccountId: SERVICE_ACCOUNT }).get(
+        domainName,
+      ),
     async serviceGrants(keyArn) {
       const out = await customer.send(new ListGrantsCommand({ KeyId: keyArn }))
       return (out.Grants ?? []).filter((g) => g.GranteePrincipal === SERVICE_ROLE).map((g) => g.GrantId!)
