@@ -1,8 +1,8 @@
 /**
  * Lookout for Vision / Rekognition style: a project whose training images are copied encrypted (the
  * sources stay as they are), an encrypted manifest and model, a project under a customer's own key, a
- * refused asymmetric key, a moved copy caught by its encryption context, and a face collection whose
- * vectors are stored encrypted.
+ * refused asymmetric key, a moved copy caught by its encryption context, a swapped metadata record refused
+ * (records are sealed under the service key), and a face collection whose vectors are stored encrypted.
  *
  * Run: `npx tsx examples/vision.ts` (or `npx -y pnpm@10 demo` for every example).
  */
@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { CreateKeyCommand } from '@aws-sdk/client-kms'
 import { EncryptionContextMismatchError, InvalidKeyError, inspect } from '@kms-envelope/core'
 import { LocalKms } from '@kms-envelope/local-kms'
-import { FaceCollection, FileStorage, VisionProject } from '@kms-envelope/vision'
+import { FaceCollection, FileStorage, VisionProject, VisionRecordError } from '@kms-envelope/vision'
 import { isMain } from './is-main.js'
 
 export async function main(log: (line: string) => void = console.log): Promise<void> {
@@ -104,6 +104,23 @@ export async function main(log: (line: string) => void = console.log): Promise<v
     } catch (err) {
       if (!(err instanceof EncryptionContextMismatchError)) throw err
       log(`moved copy refused: ${err.code} on "${err.key}"`)
+    }
+    // Someone with write access to the storage puts the customer project's metadata record in place of this
+    // one's, to move it to the customer's key: the record is sealed for the other project, so it is refused.
+    const projects = join(dir, 'storage', 'projects')
+    const ownRecord = join(projects, 'circuit-boards', 'project.kenv')
+    const genuine = readFileSync(ownRecord)
+    copyFileSync(join(projects, 'customer-boards', 'project.kenv'), ownRecord)
+    try {
+      await VisionProject.open({ ...service, name: 'circuit-boards' })
+      throw new Error('expected the swapped record to be refused')
+    } catch (err) {
+      if (!(err instanceof VisionRecordError)) throw err
+      writeFileSync(ownRecord, genuine) // restored from a backup
+      const reopened = await VisionProject.open({ ...service, name: 'circuit-boards' })
+      log(
+        `swapped metadata record refused: ${err.code} (${err.reason}), project ${reopened.name} stays on ${reopened.keyArn === project.keyArn ? 'its own key' : `ANOTHER KEY ${reopened.keyArn}`}`,
+      )
     }
 
     // 6. A face collection: vectors stored encrypted, searched by cosine similarity.

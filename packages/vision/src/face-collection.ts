@@ -114,7 +114,8 @@ interface CollectionRecord extends ResourceRecord {
 const ID_LENGTH_BYTES = 2
 
 const prefixOf = (id: string) => `collections/${id}`
-const recordKey = (id: string) => `${prefixOf(id)}/collection.json`
+const recordKey = (id: string) => `${prefixOf(id)}/collection.kenv`
+const resourceOf = (id: string) => ({ kind: 'collection' as const, id, path: recordKey(id) })
 
 /**
  * A collection of encrypted face vectors with cosine-similarity search.
@@ -171,8 +172,7 @@ export class FaceCollection {
     }
     const { record, key } = await createResource<CollectionRecord>(
       config,
-      recordKey(collectionId),
-      `Collection ${collectionId}`,
+      resourceOf(collectionId),
       'Open it with FaceCollection.open(), or delete it first.',
       kmsKeyArn,
       { type: 'rekognition-collection', collectionId, dimension },
@@ -181,7 +181,9 @@ export class FaceCollection {
   }
 
   /**
-   * Open an existing collection (VisionNotFoundError if there is none); its key is validated again.
+   * Open an existing collection (VisionNotFoundError if there is none): its metadata record is
+   * authenticated under the service key (VisionRecordError if it was edited, forged, or copied from
+   * elsewhere) and its key is validated again.
    *
    * @example
    * ```ts
@@ -193,8 +195,7 @@ export class FaceCollection {
     assertCollectionId(collectionId)
     const { record, key } = await openResource<CollectionRecord>(
       config,
-      recordKey(collectionId),
-      `collection ${collectionId}`,
+      resourceOf(collectionId),
       (r) =>
         r.type === 'rekognition-collection' &&
         r.collectionId === collectionId &&

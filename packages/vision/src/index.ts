@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-export { SourceChangedError, VisionNotFoundError } from './errors.js'
+export { SourceChangedError, VisionNotFoundError, VisionRecordError } from './errors.js'
 export {
   type CreateCollectionOptions,
   FaceCollection,

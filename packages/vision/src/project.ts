@@ -150,7 +150,8 @@ interface ProjectRecord extends ResourceRecord {
 const DEFAULT_EXTENSIONS = ['.jpg', '.jpeg', '.png']
 
 const prefixOf = (name: string) => `projects/${name}`
-const recordKey = (name: string) => `${prefixOf(name)}/project.json`
+const recordKey = (name: string) => `${prefixOf(name)}/project.kenv`
+const resourceOf = (name: string) => ({ kind: 'project' as const, id: name, path: recordKey(name) })
 
 /**
  * A project with encrypted datasets and models. Create it with {@link VisionProject.create} (or reopen it
@@ -193,8 +194,9 @@ export class VisionProject {
 
   /**
    * Create a project: validate the key (customer's if given, else the service's), record it in
-   * `projects/<name>/project.json`. ConfigurationError if the project exists; InvalidKeyError for an
-   * asymmetric or HMAC key; KeyDisabledError, KeyNotFoundError, KeyAccessDeniedError as KMS says.
+   * `projects/<name>/project.kenv`, sealed under the service key. ConfigurationError if the project
+   * exists; InvalidKeyError for an asymmetric or HMAC key; KeyDisabledError, KeyNotFoundError,
+   * KeyAccessDeniedError as KMS says (for the customer's key, or the service key, which seals the record).
    *
    * @example
    * ```ts
@@ -207,8 +209,7 @@ export class VisionProject {
     assertProjectName(name)
     const { key } = await createResource<ProjectRecord>(
       config,
-      recordKey(name),
-      `Project ${name}`,
+      resourceOf(name),
       'Open it with VisionProject.open(), or choose another name.',
       kmsKeyArn,
       { type: 'lookoutvision-project', name },
@@ -217,7 +218,9 @@ export class VisionProject {
   }
 
   /**
-   * Open an existing project; its key is validated again (VisionNotFoundError if there is no such project).
+   * Open an existing project: its metadata record is authenticated under the service key (VisionRecordError
+   * if it was edited, forged, or copied from elsewhere) and its key is validated again (VisionNotFoundError
+   * if there is no such project).
    *
    * @example
    * ```ts
@@ -229,8 +232,7 @@ export class VisionProject {
     assertProjectName(name)
     const { key } = await openResource<ProjectRecord>(
       config,
-      recordKey(name),
-      `project ${name}`,
+      resourceOf(name),
       (r) => r.type === 'lookoutvision-project' && r.name === name,
       expectedKeyArn,
     )

@@ -2,20 +2,35 @@
  * Which KMS key protects a project or collection, and the envelope that uses it. A customer managed key
  * when the caller gives one, else the service's own key; either must pass core's validateKey (exists,
  * Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, expected owner). There is no "no encryption" choice.
+ *
+ * The choice is kept in a metadata record (`project.kenv`, `collection.kenv`) sealed by the service: a
+ * kms-envelope message under the service's own key whose encryption context names the resource and the
+ * record's purpose (stored in the header, authenticated, sent to KMS). Only the service can write a record
+ * that opens, and a record opens only as the resource it was written for, so write access to the storage
+ * cannot point a project or collection at another key.
  */
 import type { KMSClient } from '@aws-sdk/client-kms'
 import {
   ConfigurationError,
   customerManagedKey,
   type EncryptionContext,
+  EncryptionContextMismatchError,
   Envelope,
   type EnvelopeOptions,
+  InvalidKeyError,
+  inspect,
   type KeyOwnership,
+  type KeySummary,
   KmsKeyring,
+  MalformedCiphertextError,
   serviceOwnedKey,
+  TamperedCiphertextError,
+  TruncatedCiphertextError,
+  tryParseKmsArn,
+  UnsupportedFormatError,
   validateKey,
 } from '@kms-envelope/core'
-import { VisionNotFoundError } from './errors.js'
+import { VisionNotFoundError, VisionRecordError } from './errors.js'
 import type { VisionStorage } from './storage.js'
 
 /**
@@ -66,19 +81,32 @@ export interface ProtectionKey {
   readonly keyKind: KeyOwnership
 }
 
-/** Pick and validate the key for a new project or collection: the customer's if given, else the service's. */
-async function chooseKey(config: VisionServiceConfig, kmsKeyArn?: string): Promise<ProtectionKey> {
-  const ref = kmsKeyArn === undefined ? serviceKey(config) : customerManagedKey(kmsKeyArn)
+/**
+ * Pick and validate the key for a new project or collection: the customer's if given, else the service's.
+ * The service key is validated either way (it seals the record); the customer's key first, so that a bad
+ * key the caller passed is what is reported.
+ */
+async function chooseKey(
+  config: VisionServiceConfig,
+  kmsKeyArn: string | undefined,
+): Promise<{ key: ProtectionKey; service: KeySummary }> {
+  const grantTokens = grantTokensOf(config)
   // Precondition: a symmetric, enabled key in the account named by its ARN.
-  const summary = await validateKey(config.kms, ref, grantTokensOf(config))
-  return { keyArn: summary.arn, keyKind: ref.kind }
+  const customer =
+    kmsKeyArn === undefined
+      ? undefined
+      : await validateKey(config.kms, customerManagedKey(kmsKeyArn), grantTokens)
+  const service = await validateKey(config.kms, serviceKey(config), grantTokens)
+  const key: ProtectionKey = customer
+    ? { keyArn: customer.arn, keyKind: 'customer-managed' }
+    : { keyArn: service.arn, keyKind: 'service-owned' }
+  return { key, service }
 }
 
 /**
- * Re-validate the key recorded for an existing project or collection. A recorded service-owned key
- * must be in the service key's account, so an edited metadata file cannot point the service at a key of
- * someone else's. When the caller pins `expectedKeyArn` (a key or alias ARN), the record must name that
- * customer key: an edited record can neither swap it nor downgrade it to the service key.
+ * Re-validate the key an authentic record names for an existing project or collection. A service-owned
+ * record names the service key that sealed it (checked when it was opened). When the caller pins
+ * `expectedKeyArn` (a key or alias ARN), the record must name that customer key.
  */
 async function reopenKey(
   config: VisionServiceConfig,
@@ -91,7 +119,7 @@ async function reopenKey(
     const mismatch = () =>
       new ConfigurationError(
         `The stored metadata names the ${recorded.keyKind} KMS key ${recorded.keyArn}, not ${expectedKeyArn}.`,
-        'Check that the metadata was not edited, or pass the key ARN the resource was created with.',
+        'Pass the key ARN the resource was created with.',
       )
     // Precondition: the record names the pinned customer key (an alias is compared once resolved, below).
     if (
@@ -105,14 +133,8 @@ async function reopenKey(
     if (summary.arn !== recorded.keyArn) throw mismatch()
     return { keyArn: summary.arn, keyKind: 'customer-managed' }
   }
-  if (recorded.keyKind === 'service-owned') {
-    const expectedAccountId = serviceKey(config).accountId
-    const summary = await validateKey(config.kms, serviceOwnedKey(recorded.keyArn), {
-      ...grantTokens,
-      expectedAccountId,
-    })
-    return { keyArn: summary.arn, keyKind: 'service-owned' }
-  }
+  // The service key was validated before the record was opened.
+  if (recorded.keyKind === 'service-owned') return recorded
   const summary = await validateKey(config.kms, customerManagedKey(recorded.keyArn), grantTokens)
   return { keyArn: summary.arn, keyKind: 'customer-managed' }
 }
@@ -178,78 +200,165 @@ export function envelopeFor(
   return { envelope, keyring, shared: config.cache !== false }
 }
 
-/** Read a resource's metadata file (non-secret JSON: names and the key ARN). */
-function parseRecord<T extends object>(bytes: Uint8Array, what: string, check: (v: T) => boolean): T {
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.from(bytes).toString('utf8'))
-  } catch (err) {
-    throw new ConfigurationError(`The metadata of ${what} is not JSON.`, 'Restore it from a backup.', {
-      cause: err,
-    })
-  }
-  // Postcondition: the fields this package wrote.
-  if (typeof value !== 'object' || value === null || !check(value as T)) {
-    throw new ConfigurationError(`The metadata of ${what} is malformed.`, 'Restore it from a backup.')
-  }
-  return value as T
-}
-
-/** @internal What every resource metadata file records besides its own fields: its key and creation time. */
+/** @internal What every resource metadata record holds besides its own fields: its key and creation time. */
 export interface ResourceRecord extends ProtectionKey {
   readonly createdAt: string
 }
 
+/** @internal A project or collection: the context key naming it (as in its objects' contexts), its id, its record's path. */
+export interface ResourceId {
+  readonly kind: 'project' | 'collection'
+  readonly id: string
+  /** Storage key of its sealed metadata record. */
+  readonly path: string
+}
+
+const describe = (r: ResourceId) => `${r.kind} ${r.id}`
+
 /**
- * @internal Create a resource's metadata file: refuse an existing one (`what` names it, `hint` says how to
- * proceed), choose and validate its key, then write the record `build` makes with that key.
+ * @internal The exact encryption context of a resource's metadata record: `{project: <name>, object:
+ * 'project-record'}` or `{collection: <id>, object: 'collection-record'}`. The resource's objects carry
+ * another `object` (image, manifest, model, face), and records are opened with this exact context, so
+ * neither opens as the other.
+ */
+export function recordContext(resource: Pick<ResourceId, 'kind' | 'id'>): EncryptionContext {
+  return { [resource.kind]: resource.id, object: `${resource.kind}-record` }
+}
+
+/** The envelope sealing and opening records: the service key only (strict), a fresh data key per record. */
+function recordEnvelope(config: VisionServiceConfig, service: KeySummary): Envelope {
+  return new Envelope({
+    keyring: new KmsKeyring({ client: config.kms, generatorKeyId: service.arn, ...grantTokensOf(config) }),
+    cache: false,
+  })
+}
+
+/**
+ * @internal Create a resource's metadata record: refuse an existing one (`hint` says how to proceed),
+ * choose and validate its key, then seal the record (one GenerateDataKey under the service key) and store it.
  */
 export async function createResource<T extends ResourceRecord>(
   config: VisionServiceConfig,
-  path: string,
-  what: string,
+  resource: ResourceId,
   hint: string,
   kmsKeyArn: string | undefined,
   fields: Omit<T, keyof ResourceRecord>,
 ): Promise<{ record: T; key: ProtectionKey }> {
+  const what = describe(resource)
   // Precondition: a new resource.
-  if (await config.storage.has(path)) throw new ConfigurationError(`${what} already exists.`, hint)
-  const key = await chooseKey(config, kmsKeyArn)
+  if (await config.storage.has(resource.path)) {
+    throw new ConfigurationError(`${what[0]!.toUpperCase()}${what.slice(1)} already exists.`, hint)
+  }
+  const { key, service } = await chooseKey(config, kmsKeyArn)
   const record = {
     ...fields,
     keyArn: key.keyArn,
     keyKind: key.keyKind,
     createdAt: new Date().toISOString(),
   } as T
-  await config.storage.put(path, Buffer.from(`${JSON.stringify(record, null, 2)}\n`))
+  const sealed = await recordEnvelope(config, service).encryptJson(record, {
+    context: recordContext(resource),
+  })
+  await config.storage.put(resource.path, sealed)
   return { record, key }
 }
 
 /**
- * @internal Read a resource's metadata file (VisionNotFoundError naming `what` if there is none), check its
- * fields, and validate its key again ({@link reopenKey}).
+ * @internal Open a resource's metadata record (VisionNotFoundError if there is none): validate the service
+ * key (DescribeKey), authenticate the record under it with its exact context (Decrypt; VisionRecordError if
+ * it is not an authentic record of exactly this resource), check its fields, and validate the key it names
+ * again ({@link reopenKey}).
  */
-export async function openResource<T extends ProtectionKey>(
+export async function openResource<T extends ResourceRecord>(
   config: VisionServiceConfig,
-  path: string,
-  what: string,
+  resource: ResourceId,
   check: (v: T) => boolean,
   expectedKeyArn: string | undefined,
 ): Promise<{ record: T; key: ProtectionKey }> {
+  const what = describe(resource)
   let bytes: Uint8Array
   try {
-    bytes = await config.storage.get(path)
+    bytes = await config.storage.get(resource.path)
   } catch (err) {
     if (err instanceof VisionNotFoundError) throw new VisionNotFoundError(what, { cause: err })
     throw err
   }
-  const record = parseRecord<T>(
-    bytes,
-    what,
-    (r) =>
-      typeof r.keyArn === 'string' &&
-      (r.keyKind === 'service-owned' || r.keyKind === 'customer-managed') &&
-      check(r),
-  )
+  const service = await validateKey(config.kms, serviceKey(config), grantTokensOf(config))
+  const record = await openRecord<T>(recordEnvelope(config, service), bytes, resource, service.arn, check)
   return { record, key: await reopenKey(config, record, expectedKeyArn) }
+}
+
+async function openRecord<T extends ResourceRecord>(
+  envelope: Envelope,
+  bytes: Uint8Array,
+  resource: ResourceId,
+  serviceKeyArn: string,
+  check: (v: T) => boolean,
+): Promise<T> {
+  const what = describe(resource)
+  let value: unknown
+  try {
+    // Precondition: the exact context of this resource's record (checked before any KMS call), then
+    // authentication of the whole message under the service key only (strict keyring).
+    value = await envelope.decryptJson(bytes, { context: recordContext(resource) })
+  } catch (err) {
+    if (err instanceof EncryptionContextMismatchError) {
+      throw new VisionRecordError('OTHER_RESOURCE', what, sealedFor(bytes, err), { cause: err })
+    }
+    if (
+      err instanceof TamperedCiphertextError ||
+      err instanceof TruncatedCiphertextError ||
+      err instanceof MalformedCiphertextError ||
+      err instanceof UnsupportedFormatError ||
+      (err instanceof InvalidKeyError && (err.reason === 'NOT_ALLOWED' || err.reason === 'INCORRECT_KEY'))
+    ) {
+      throw new VisionRecordError('TAMPERED', what, sealedUnder(bytes), { cause: err })
+    }
+    if (err instanceof SyntaxError) {
+      throw new VisionRecordError('INVALID', what, 'its plaintext is not JSON', { cause: err })
+    }
+    throw err
+  }
+  const invalid = (detail: string) => new VisionRecordError('INVALID', what, detail)
+  const r = value as Partial<ResourceRecord> | null
+  // Postcondition: an authentic record describes exactly this resource, with usable fields.
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw invalid('it is not an object')
+  if (typeof r.keyArn !== 'string' || tryParseKmsArn(r.keyArn)?.resourceType !== 'key')
+    throw invalid('no KMS key ARN')
+  if (r.keyKind === 'service-owned') {
+    if (r.keyArn !== serviceKeyArn) throw invalid(`service key ${r.keyArn} is not the one that sealed it`)
+  } else if (r.keyKind !== 'customer-managed') {
+    throw invalid('unknown key kind')
+  }
+  if (typeof r.createdAt !== 'string' || Number.isNaN(Date.parse(r.createdAt)))
+    throw invalid('no creation time')
+  if (!check(r as T)) throw invalid('its fields do not describe it')
+  return r as T
+}
+
+/** Which resource a record sealed for another context names (from its header; no key needed). */
+function sealedFor(bytes: Uint8Array, cause: EncryptionContextMismatchError): string {
+  try {
+    const context = inspect(bytes).context
+    const owner =
+      context.project !== undefined
+        ? `project ${context.project}`
+        : context.collection !== undefined
+          ? `collection ${context.collection}`
+          : undefined
+    if (owner !== undefined) return `it is sealed for ${owner} (${context.object ?? 'no object'})`
+  } catch {
+    // Unreadable header.
+  }
+  return `its context differs on "${cause.key}"`
+}
+
+/** Which KMS key a record that did not authenticate names, for the message. */
+function sealedUnder(bytes: Uint8Array): string {
+  try {
+    const keys = inspect(bytes).encryptedDataKeys.map((k) => k.keyId)
+    return keys.length ? `its data key is wrapped under ${keys.join(', ')}` : 'it names no KMS key'
+  } catch {
+    return 'it is not a kms-envelope message'
+  }
 }

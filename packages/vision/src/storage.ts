@@ -1,7 +1,8 @@
 /**
  * Where encrypted objects live: a small object-store interface (the part of S3 this package needs) and a
  * filesystem implementation with one directory per project and per collection. The storage only ever sees
- * ciphertext and non-secret metadata (project.json, collection.json).
+ * ciphertext: the objects, and the metadata records (project.kenv, collection.kenv) sealed under the
+ * service key.
  */
 import { randomUUID } from 'node:crypto'
 import type { Dirent } from 'node:fs'

@@ -16,9 +16,20 @@ afterEach(async () => {
   await w.close()
 })
 
-/** The KMS requests of one operation the local KMS served (successful or not). */
+/**
+ * The KMS requests of one operation the local KMS served (successful or not) for data: not those of the
+ * sealed metadata records (context object `project-record` / `collection-record`).
+ */
 function served(operation: string) {
-  return w.kms.engine.auditLog().filter((e) => e.eventName === operation)
+  return w.kms.engine
+    .auditLog()
+    .filter(
+      (e) =>
+        e.eventName === operation &&
+        !String(
+          (e.requestParameters.encryptionContext as Record<string, string> | undefined)?.object,
+        ).endsWith('-record'),
+    )
 }
 
 function storagePath(key: string): string {

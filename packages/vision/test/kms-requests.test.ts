@@ -55,11 +55,11 @@ describe('KMS requests', () => {
   })
 
   it('the images of a dataset share one data key under the project key; KMS sees the dataset context', async () => {
-    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: meta(CUSTOMER_KEY) })
-    kms.on(GenerateDataKeyCommand).callsFake(() => ({
+    kms.on(DescribeKeyCommand).callsFake((input: { KeyId: string }) => ({ KeyMetadata: meta(input.KeyId) }))
+    kms.on(GenerateDataKeyCommand).callsFake((input: { KeyId: string }) => ({
       Plaintext: randomBytes(32),
       CiphertextBlob: randomBytes(64),
-      KeyId: CUSTOMER_KEY,
+      KeyId: input.KeyId,
     }))
     const src = join(dir, 'src')
     mkdirSync(join(src, 'normal'), { recursive: true })
@@ -76,6 +76,13 @@ describe('KMS requests', () => {
     await project.importImages(src)
     const inputs = kms.commandCalls(GenerateDataKeyCommand).map((c) => c.args[0].input)
     expect(inputs).toEqual([
+      // The project's metadata record, sealed under the service key.
+      {
+        KeyId: SERVICE_KEY,
+        KeySpec: 'AES_256',
+        EncryptionContext: { project: 'pcb', object: 'project-record' },
+        GrantTokens: ['token-1'],
+      },
       {
         KeyId: CUSTOMER_KEY,
         KeySpec: 'AES_256',
@@ -89,9 +96,9 @@ describe('KMS requests', () => {
         GrantTokens: ['token-1'],
       },
     ])
-    expect(kms.commandCalls(DescribeKeyCommand)[0]!.args[0].input).toEqual({
-      KeyId: CUSTOMER_KEY,
-      GrantTokens: ['token-1'],
-    })
+    expect(kms.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input)).toEqual([
+      { KeyId: CUSTOMER_KEY, GrantTokens: ['token-1'] },
+      { KeyId: SERVICE_KEY, GrantTokens: ['token-1'] },
+    ])
   })
 })

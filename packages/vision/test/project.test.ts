@@ -22,6 +22,7 @@ import {
   SourceChangedError,
   VisionNotFoundError,
   VisionProject,
+  VisionRecordError,
   type VisionStorage,
 } from '../src/index.js'
 import { CUSTOMER, customerKeyPolicy, type World, world } from './helpers.js'
@@ -62,8 +63,12 @@ describe('VisionProject.create', () => {
     const project = await VisionProject.create({ ...w.config, name: 'pcb' })
     expect(project.keyArn).toBe(w.serviceKeyArn)
     expect(project.keyKind).toBe('service-owned')
-    const record = JSON.parse(readFileSync(storagePath('projects/pcb/project.json'), 'utf8'))
-    expect(record).toMatchObject({ name: 'pcb', keyArn: w.serviceKeyArn, keyKind: 'service-owned' })
+    // The record is sealed under the service key, bound to the project (what it says is read on open).
+    const sealed = readFileSync(storagePath('projects/pcb/project.kenv'))
+    expect(inspect(sealed).encryptedDataKeys.map((k) => k.keyId)).toEqual([w.serviceKeyArn])
+    expect(inspect(sealed).context).toEqual({ project: 'pcb', object: 'project-record' })
+    const reopened = await VisionProject.open({ ...w.config, name: 'pcb' })
+    expect([reopened.keyArn, reopened.keyKind]).toEqual([w.serviceKeyArn, 'service-owned'])
   })
 
   it("uses the customer's symmetric key when given", async () => {
@@ -86,7 +91,7 @@ describe('VisionProject.create', () => {
       )
       expect(err).toBeInstanceOf(InvalidKeyError)
       expect((err as InvalidKeyError).reason).toBe('KEY_SPEC')
-      expect(await w.config.storage.has('projects/pcb/project.json')).toBe(false)
+      expect(await w.config.storage.has('projects/pcb/project.kenv')).toBe(false)
     },
   )
 
@@ -313,7 +318,8 @@ describe('manifest and models', () => {
     const privateKey = await w.newKey({ Policy: customerKeyPolicy(false) })
     const locked = await VisionProject.create({
       ...w.config,
-      kms: w.customer,
+      kms: w.customer, // the customer acting as the service, with a service key of its own
+      serviceKeyArn: await w.newKey({ Description: "the customer's stand-in service key" }),
       name: 'locked',
       kmsKeyArn: privateKey,
     })
@@ -419,7 +425,7 @@ describe('reading back', () => {
     ).rejects.toBeInstanceOf(ConfigurationError)
   })
 
-  it('open() re-validates: missing project, edited metadata, wrong expected key, bad paths', async () => {
+  it('open() re-validates: missing project, wrong expected key, plain JSON metadata, bad paths', async () => {
     await expect(VisionProject.open({ ...w.config, name: 'nope' })).rejects.toBeInstanceOf(
       VisionNotFoundError,
     )
@@ -430,25 +436,21 @@ describe('reading back', () => {
     expect(
       (await VisionProject.open({ ...w.config, name: 'pcb', expectedKeyArn: w.customerKeyArn })).keyArn,
     ).toBe(w.customerKeyArn)
-    // A "service-owned" key in the customer's account is refused (not the service's account).
-    const record = JSON.parse(readFileSync(storagePath('projects/pcb/project.json'), 'utf8'))
+    // Metadata written as plain JSON (as by an earlier version, or by hand) is not a sealed record.
     writeFileSync(
-      storagePath('projects/pcb/project.json'),
-      JSON.stringify({ ...record, keyKind: 'service-owned' }),
+      storagePath('projects/pcb/project.kenv'),
+      JSON.stringify({
+        type: 'lookoutvision-project',
+        name: 'pcb',
+        keyArn: w.serviceKeyArn,
+        keyKind: 'service-owned',
+      }),
     )
     const err = await VisionProject.open({ ...w.config, name: 'pcb' }).catch((e) => e)
-    expect(err).toBeInstanceOf(InvalidKeyError)
-    expect((err as InvalidKeyError).reason).toBe('OWNER')
-    // An edited record that downgrades the project to the service key is refused when the caller pins its key.
-    writeFileSync(
-      storagePath('projects/pcb/project.json'),
-      JSON.stringify({ ...record, keyKind: 'service-owned', keyArn: w.serviceKeyArn }),
-    )
-    await expect(
-      VisionProject.open({ ...w.config, name: 'pcb', expectedKeyArn: w.customerKeyArn }),
-    ).rejects.toBeInstanceOf(ConfigurationError)
-    writeFileSync(storagePath('projects/pcb/project.json'), '{not json')
-    await expect(VisionProject.open({ ...w.config, name: 'pcb' })).rejects.toBeInstanceOf(ConfigurationError)
+    expect(err).toBeInstanceOf(VisionRecordError)
+    expect((err as VisionRecordError).reason).toBe('TAMPERED')
+    writeFileSync(storagePath('projects/pcb/project.kenv'), '{not json')
+    await expect(VisionProject.open({ ...w.config, name: 'pcb' })).rejects.toBeInstanceOf(VisionRecordError)
     for (const bad of ['../x.png', '/etc/passwd', 'a//b.png', 'a\\b.png', '']) {
       await expect(project.readImage(bad)).rejects.toBeInstanceOf(ConfigurationError)
     }
