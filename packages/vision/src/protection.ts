@@ -134,7 +134,7 @@ async function reopenKey(
     return { keyArn: summary.arn, keyKind: 'customer-managed' }
   }
   // The service key was validated before the record was opened.
-  if (recorded.keyKind === 'service-owned') return recorded
+  if (recorded.keyKind === 'service-owned') return { keyArn: recorded.keyArn, keyKind: 'service-owned' }
   const summary = await validateKey(config.kms, customerManagedKey(recorded.keyArn), grantTokens)
   return { keyArn: summary.arn, keyKind: 'customer-managed' }
 }
