@@ -8,7 +8,9 @@ import { Transform, type TransformCallback } from 'node:stream'
  *
  * @example
  * ```ts
- * await connect.sealRecording(account, src, dst, { onProgress: (p: RecordingProgress) => console.log(p.plaintextBytes) })
+ * await connect.sealRecording(account, contactId, src, dst, {
+ *   onProgress: (p: RecordingProgress) => console.log(p.plaintextBytes),
+ * })
  * ```
  */
 export interface RecordingProgress {

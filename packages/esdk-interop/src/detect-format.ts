@@ -45,10 +45,12 @@ export function esdkSuiteOf(bytes: Uint8Array): EsdkSuite | undefined {
  * @example
  * ```ts
  * import { detectFormat } from '@kms-envelope/esdk-interop'
- * switch (detectFormat(bytes)) {
- *   case 'kms-envelope': return envelope.decrypt(bytes)
- *   case 'aws-encryption-sdk': return reader.decrypt(bytes)
- *   default: throw new Error('not an encrypted message')
+ * async function open(bytes: Uint8Array) {
+ *   switch (detectFormat(bytes)) {
+ *     case 'kms-envelope': return envelope.decrypt(bytes)
+ *     case 'aws-encryption-sdk': return reader.decrypt(bytes)
+ *     default: throw new Error('not an encrypted message')
+ *   }
  * }
  * ```
  */

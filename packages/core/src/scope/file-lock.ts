@@ -71,7 +71,9 @@ async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
  *
  * @example
  * ```ts
- * await withFileLock('/var/lib/app/keys/scopes/x/.lock', async () => { … read, compare, write … })
+ * await withFileLock('/var/lib/app/keys/scopes/x/.lock', async () => {
+ *   // read, compare, write
+ * })
  * ```
  */
 export async function withFileLock<T>(

@@ -24,7 +24,7 @@
  *
  * @example
  * ```ts
- * import { LocalKmsEngine } from './engine/index.js'
+ * import { LocalKmsEngine } from '@kms-envelope/local-kms'
  * const engine = await LocalKmsEngine.open({ dataDir: '.local-kms' })
  * const { caller } = engine.resolveAccessKey('test')!
  * await engine.call('CreateKey', { Description: 'demo' }, caller)
