@@ -22,6 +22,12 @@ export {
 } from './envelope/envelope.js'
 export { assertExactContext, assertExpectedContext } from './envelope/expected-context.js'
 export { inspect, type MessageInfo } from './envelope/inspect.js'
+export {
+  openSealedJson,
+  SealedRecordError,
+  type SealedRecordProblem,
+  sealJson,
+} from './envelope/sealed-record.js'
 export * from './errors/errors.js'
 export { FORMAT_VERSION, Suite } from './format/constants.js'
 export * from './keyring/types.js'

@@ -628,6 +628,7 @@ describe('error messages naming values from an unauthenticated header', () => {
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(InvalidKeyError)
     const message = (err as Error).message
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting that none are left is the point.
     expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
     expect(message).toContain('\\u000a[ok] decrypted\\u001b[2J\\u2028')
     expect(message.length).toBeLessThan(1000)
