@@ -4,7 +4,13 @@ import { open, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Duplex, type Readable } from 'node:stream'
-import { buildClient, CommitmentPolicy, KmsKeyringNode, type MessageHeader } from '@aws-crypto/client-node'
+import {
+  buildClient,
+  CommitmentPolicy,
+  KmsKeyringNode,
+  type MessageHeader,
+  NodeDefaultCryptographicMaterialsManager,
+} from '@aws-crypto/client-node'
 import type { KMSClient } from '@aws-sdk/client-kms'
 import {
   ConfigurationError,
@@ -16,6 +22,7 @@ import {
   tryParseKmsArn,
   UnsupportedFormatError,
 } from '@kms-envelope/core'
+import { type EsdkReaderCacheOptions, ReaderDecryptCache } from './decrypt-cache.js'
 import { detectFormat, esdkSuiteOf } from './detect-format.js'
 import { CommitmentPolicyError } from './errors.js'
 import type { EsdkSuite } from './esdk-suites.js'
@@ -38,7 +45,12 @@ export type EsdkCommitmentPolicy = 'REQUIRE_ENCRYPT_ALLOW_DECRYPT' | 'REQUIRE_EN
  *
  * @example
  * ```ts
- * const options: EsdkReaderOptions = { client: new KMSClient({}), keyIds: [keyArn], maxEncryptedDataKeys: 2 }
+ * const options: EsdkReaderOptions = {
+ *   client: new KMSClient({}),
+ *   keyIds: [keyArn],
+ *   maxEncryptedDataKeys: 2,
+ *   cache: { capacity: 100, maxAgeMs: 60_000 }, // or false: one KMS Decrypt per message
+ * }
  * ```
  */
 export interface EsdkReaderOptions {
@@ -61,6 +73,36 @@ export interface EsdkReaderOptions {
   readonly maxEncryptedDataKeys?: number
   /** Who the reader is (e.g. a role ARN), named in access-denied errors. */
   readonly principal?: string
+  /**
+   * Reuse unwrapped data keys across messages that share one (as ESDK messages written through the ESDK's
+   * caching materials manager do), through the ESDK's own caching materials manager and local cache. Default
+   * on: at most 100 keys, each for at most 5 minutes from its KMS Decrypt. A key is reused only for a message
+   * with the same suite, the same wrapped data keys and the same whole encryption context, and only after
+   * the expected-context and key allow-list checks passed for that message. `false`: one KMS Decrypt per
+   * message (see {@link EsdkReaderCacheOptions} and the README's cost model).
+   */
+  readonly cache?: false | EsdkReaderCacheOptions
+}
+
+/**
+ * Counters of an {@link EsdkReader} since it was created: how many data keys it obtained, how many came from
+ * its cache (each one a KMS Decrypt saved), and the KMS calls it made.
+ *
+ * @example
+ * ```ts
+ * const { dataKeys, cacheHits, kmsCalls } = reader.stats()
+ * console.log(`${dataKeys} messages, ${kmsCalls.decrypt} KMS Decrypt, ${cacheHits} saved by the cache`)
+ * ```
+ */
+export interface EsdkReaderStats {
+  /** Messages whose data key was obtained: their header passed the checks, the key was unwrapped or cached. */
+  readonly dataKeys: number
+  /** Of those, served from the cache without calling KMS: each saved at least one KMS Decrypt. */
+  readonly cacheHits: number
+  /** KMS calls this reader made, all operations together (failed calls included). */
+  readonly kmsCalls: EsdkKmsCalls
+  /** Data keys in the cache now (0 with `cache: false`). */
+  readonly cachedKeys: number
 }
 
 /**
@@ -145,7 +187,7 @@ export interface EsdkDecryptResult {
   readonly keyIds: readonly string[]
   /** Plaintext bytes per frame, or 0 for a non-framed message. */
   readonly frameLength: number
-  /** KMS calls this decryption made. */
+  /** KMS calls this decryption made (all 0 when the data key came from the reader's cache). */
   readonly kmsCalls: EsdkKmsCalls
 }
 
@@ -192,13 +234,16 @@ interface Session {
   readonly cmm: GuardedMaterialsManager
   readonly log: KmsCallLog
   map(err: unknown): Error
+  /** Zeroize the operation's materials (once it ended, either way). */
+  release(): void
 }
 
 /**
  * Reads AWS Encryption SDK messages (formats 1 and 2, KMS keyrings) with the same KMS keys, through the
  * ESDK for JavaScript itself, under kms-envelope's rules: a strict key list or discovery limited to accounts,
  * the expected context checked before any KMS call, a small limit on wrapped keys, and every failure a typed
- * core error. Then migrates messages to the kms-envelope format.
+ * core error. Then migrates messages to the kms-envelope format. Data keys shared by several messages (the
+ * ESDK's caching materials manager writes such messages) are unwrapped once and reused from a small cache.
  *
  * @example
  * ```ts
@@ -211,6 +256,7 @@ interface Session {
  * const { plaintext, context } = await reader.decrypt(esdkMessage, { expectedContext: { tenant: 'acme' } })
  * const envelope = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: keyArn }) })
  * const { message } = await reader.migrate(esdkMessage, envelope, { expectedContext: { tenant: 'acme' } })
+ * reader.stats() // { dataKeys: 2, cacheHits: 1, kmsCalls: { decrypt: 1, … }, cachedKeys: 1 }
  * ```
  */
 export class EsdkReader {
@@ -222,6 +268,10 @@ export class EsdkReader {
   readonly #maxEdks: number
   readonly #principal: string | undefined
   readonly #esdk: ReturnType<typeof buildClient>
+  readonly #cache: ReaderDecryptCache | undefined
+  readonly #kmsCalls: EsdkKmsCalls = { decrypt: 0, encrypt: 0, generateDataKey: 0 }
+  #dataKeys = 0
+  #cacheHits = 0
 
   constructor(options: EsdkReaderOptions) {
     this.#clientFor = clientLookup('EsdkReader', options)
@@ -280,6 +330,43 @@ export class EsdkReader {
     }
     this.#principal = options.principal
     this.#esdk = buildClient({ commitmentPolicy: CommitmentPolicy[policy], maxEncryptedDataKeys: max })
+    this.#cache =
+      options.cache === false
+        ? undefined
+        : new ReaderDecryptCache(options.cache === undefined ? {} : options.cache)
+  }
+
+  /**
+   * Counters since the reader was created: data keys obtained, cache hits (KMS Decrypts saved), KMS calls,
+   * keys cached now.
+   *
+   * @example
+   * ```ts
+   * for (const m of legacyMessages) await reader.migrate(m, envelope)
+   * const { dataKeys, cacheHits, kmsCalls } = reader.stats() // e.g. 10000, 9990, { decrypt: 10, … }
+   * ```
+   */
+  stats(): EsdkReaderStats {
+    return {
+      dataKeys: this.#dataKeys,
+      cacheHits: this.#cacheHits,
+      kmsCalls: { ...this.#kmsCalls },
+      cachedKeys: this.#cache?.size ?? 0,
+    }
+  }
+
+  /**
+   * Drop every cached data key now (the ESDK's cache zeroizes each): e.g. at the end of a migration batch,
+   * or after revoking access to a key, so the next message of each data key asks KMS again.
+   *
+   * @example
+   * ```ts
+   * await runMigrationBatch(reader)
+   * reader.purge() // reader.stats().cachedKeys === 0
+   * ```
+   */
+  purge(): void {
+    this.#cache?.purge()
   }
 
   /**
@@ -305,6 +392,8 @@ export class EsdkReader {
       return this.#result(plaintext, messageHeader, suite, session.log.calls)
     } catch (err) {
       throw session.map(err)
+    } finally {
+      session.release()
     }
   }
 
@@ -483,13 +572,22 @@ export class EsdkReader {
         'Remove it: ESDK-reserved pairs are set by the ESDK itself and are reported in reservedContext, not compared.',
       )
     }
-    const log = new KmsCallLog(this.#clientFor, this.#principal)
+    const log = new KmsCallLog(this.#clientFor, this.#principal, this.#kmsCalls)
     const keyring = new KmsKeyringNode({ ...this.#keyring, clientProvider: log.provider })
-    const cmm = new GuardedMaterialsManager(keyring, this.#policy, expected)
+    // The guard sits in front of the cache: its checks run for every message, hit or miss.
+    const backing = this.#cache
+      ? this.#cache.materialsManager(keyring)
+      : new NodeDefaultCryptographicMaterialsManager(keyring)
+    const cmm = new GuardedMaterialsManager(backing, this.#policy, expected, () => {
+      this.#dataKeys++
+      // A data key without a KMS Decrypt of this operation's own came from the cache.
+      if (log.calls.decrypt === 0) this.#cacheHits++
+    })
     const maxEncryptedDataKeys = this.#maxEdks
     return {
       cmm,
       log,
+      release: () => cmm.release(),
       map: (err) =>
         mapEsdkError(err, {
           kmsError: log.firstError,
@@ -588,9 +686,13 @@ export class EsdkReader {
         if (failure) throw failure
       })()
       const done = (async () => {
-        await feeding.catch(() => undefined)
-        await ended
-        if (failure) throw failure
+        try {
+          await feeding.catch(() => undefined)
+          await ended
+          if (failure) throw failure
+        } finally {
+          session.release()
+        }
       })()
       done.catch(() => undefined)
       return { plaintext, header, done }

@@ -1,11 +1,12 @@
-import {
-  type KeyringNode,
-  type NodeDecryptionMaterial,
-  type NodeDecryptionRequest,
-  NodeDefaultCryptographicMaterialsManager,
+import type {
+  NodeDecryptionMaterial,
+  NodeDecryptionRequest,
+  NodeEncryptionMaterial,
+  NodeMaterialsManager,
 } from '@aws-crypto/client-node'
 import {
   assertExpectedContext,
+  ConfigurationError,
   type EncryptionContext,
   InvalidKeyError,
   tryParseKmsArn,
@@ -54,23 +55,36 @@ export function allowedEdk(policy: KeyPolicy, providerId: string, providerInfo: 
 }
 
 /**
- * @internal The ESDK materials manager of one reader operation: before any KMS call it checks the expected
- * context (ignoring ESDK-reserved keys) and that some wrapped data key is allowed by the reader's key policy;
- * then the ESDK's KMS keyring unwraps the data key; `materialsReady` tells the error mapper how far it got.
+ * @internal The ESDK materials manager of one reader operation. It sits in front of the backing manager (the
+ * ESDK's caching manager, or its default one when the reader does not cache) and, for every message, before
+ * any KMS call and before any cached data key is handed out, checks the expected context (ignoring
+ * ESDK-reserved keys) and that some wrapped data key is allowed by the reader's key policy. `materialsReady`
+ * tells the error mapper how far it got; `release()` zeroizes the materials it handed to the ESDK.
  */
-export class GuardedMaterialsManager extends NodeDefaultCryptographicMaterialsManager {
+export class GuardedMaterialsManager implements NodeMaterialsManager {
   materialsReady = false
+  #material: NodeDecryptionMaterial | undefined
 
+  /**
+   * @param backing where data keys come from once the checks passed.
+   * @param onMaterials called once the backing manager produced a data key.
+   */
   constructor(
-    keyring: KeyringNode,
+    private readonly backing: NodeMaterialsManager,
     private readonly policy: KeyPolicy,
     private readonly expected: EncryptionContext | undefined,
-  ) {
-    super(keyring)
+    private readonly onMaterials?: () => void,
+  ) {}
+
+  async getEncryptionMaterials(): Promise<NodeEncryptionMaterial> {
+    throw new ConfigurationError(
+      'EsdkReader only decrypts.',
+      'Encrypt ESDK messages with EsdkWriter, kms-envelope messages with Envelope.',
+    )
   }
 
-  override async decryptMaterials(request: NodeDecryptionRequest): Promise<NodeDecryptionMaterial> {
-    // Precondition: the expected pairs are in the header's context, before any KMS call.
+  async decryptMaterials(request: NodeDecryptionRequest): Promise<NodeDecryptionMaterial> {
+    // Precondition: the expected pairs are in the header's context, before any KMS call or cache lookup.
     assertExpectedContext(splitContext(request.encryptionContext).context, this.expected)
     // Precondition: at least one wrapped data key is allowed (strict ARNs or discovery accounts).
     const edks = request.encryptedDataKeys
@@ -91,9 +105,19 @@ export class GuardedMaterialsManager extends NodeDefaultCryptographicMaterialsMa
           : 'Add the owning account to discovery.accounts if you trust it; messages wrapped by raw AES/RSA keyrings cannot be read here.',
       )
     }
-    const material = await super.decryptMaterials(request)
-    // Postcondition: the keyring produced a data key.
+    const material = await this.backing.decryptMaterials(request)
+    this.#material = material
+    // Postcondition: the backing manager produced a data key.
     this.materialsReady = material.hasValidKey()
+    if (this.materialsReady) this.onMaterials?.()
     return material
+  }
+
+  /**
+   * Zeroize the materials handed to the ESDK (idempotent; the ESDK does it itself after a complete message,
+   * not when the header fails authentication). Cached entries are separate copies and stay cached.
+   */
+  release(): void {
+    this.#material?.zeroUnencryptedDataKey()
   }
 }

@@ -3,12 +3,14 @@
  * kms-envelope's rules, and migrate them to the kms-envelope format.
  *
  * - {@link detectFormat}, {@link esdkSuiteOf}: which format a message is in, from its first bytes.
- * - {@link EsdkReader}: decrypt / decryptStream / migrate / migrateStream.
+ * - {@link EsdkReader}: decrypt / decryptStream / migrate / migrateStream, a data-key cache (`stats()`, `purge()`).
  * - {@link EsdkWriter}: ESDK messages for consumers still on the ESDK (rollback, dual formats).
  * - {@link CommitmentPolicyError}: a legacy non-committing message refused by policy.
  *
  * @packageDocumentation
  */
+
+export { DEFAULT_ESDK_READER_CACHE, type EsdkReaderCacheOptions } from './decrypt-cache.js'
 export { detectFormat, esdkSuiteOf, type MessageFormat } from './detect-format.js'
 export { CommitmentPolicyError } from './errors.js'
 export {
@@ -18,6 +20,7 @@ export {
   type EsdkDecryptStreamOptions,
   EsdkReader,
   type EsdkReaderOptions,
+  type EsdkReaderStats,
   type EsdkStreamInfo,
   type MigrateOptions,
   type MigrateStreamOptions,

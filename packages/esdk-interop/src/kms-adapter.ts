@@ -70,9 +70,13 @@ export class KmsCallLog {
   /** Regions of wrapped keys for which no client was available (so KMS was never asked). */
   readonly missingRegions = new Set<string>()
 
+  /**
+   * @param totals counters of the owner (e.g. a reader's `stats()`), incremented along with this log's own.
+   */
   constructor(
     private readonly clientFor: (region: string) => KMSClient | undefined,
     private readonly principal?: string,
+    private readonly totals?: EsdkKmsCalls,
   ) {}
 
   /** The ESDK `clientProvider`: a bridge for the region of the key, or `false` if there is no client. */
@@ -99,14 +103,17 @@ export class KmsCallLog {
     return {
       decrypt: (input) => {
         this.calls.decrypt++
+        if (this.totals) this.totals.decrypt++
         return run('Decrypt', input.KeyId, () => client.send(new DecryptCommand(input)))
       },
       encrypt: (input) => {
         this.calls.encrypt++
+        if (this.totals) this.totals.encrypt++
         return run('Encrypt', input.KeyId, () => client.send(new EncryptCommand(input)))
       },
       generateDataKey: (input) => {
         this.calls.generateDataKey++
+        if (this.totals) this.totals.generateDataKey++
         return run('GenerateDataKey', input.KeyId, () => client.send(new GenerateDataKeyCommand(input)))
       },
     }

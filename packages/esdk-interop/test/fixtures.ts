@@ -2,8 +2,10 @@ import {
   AlgorithmSuiteIdentifier,
   buildClient,
   CommitmentPolicy,
+  getLocalCryptographicMaterialsCache,
   KMS,
   KmsKeyringNode,
+  NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node'
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { LocalKms } from '@kms-envelope/local-kms'
@@ -42,6 +44,15 @@ export interface World {
       extraKeys?: string[]
     },
   ): Promise<Uint8Array>
+  /**
+   * Encrypt several plaintexts the way an ESDK application with a caching CMM does (the ESDK's own
+   * `NodeCachingMaterialsManager` over its local cache): they share one data key per suite and context.
+   * Returns the messages and the GenerateDataKey calls the writer made.
+   */
+  esdkEncryptCached(
+    plaintexts: Uint8Array[],
+    opts: { suiteId?: AlgorithmSuiteIdentifier; context?: Record<string, string>; keyId?: string },
+  ): Promise<{ messages: Uint8Array[]; generateDataKeyCalls: number }>
 }
 
 export async function world(): Promise<World> {
@@ -71,6 +82,33 @@ export async function world(): Promise<World> {
         ...(opts.frameLength !== undefined ? { frameLength: opts.frameLength } : {}),
       })
       return new Uint8Array(result)
+    },
+    async esdkEncryptCached(plaintexts, opts) {
+      const suiteId = opts.suiteId ?? SIGNED
+      const committing = suiteId === SIGNED || suiteId === COMMIT
+      const writerKms = esdkKmsFor(kms, client)
+      const calls = countCalls(writerKms)
+      const cmm = new NodeCachingMaterialsManager({
+        backingMaterials: new KmsKeyringNode({
+          generatorKeyId: opts.keyId ?? keyA,
+          clientProvider: () => writerKms,
+        }),
+        cache: getLocalCryptographicMaterialsCache(10),
+        maxAge: 60_000,
+        maxMessagesEncrypted: 1_000_000,
+      })
+      const messages: Uint8Array[] = []
+      for (const plaintext of plaintexts) {
+        const { result } = await (committing ? esdk2 : esdk1).encrypt(cmm, plaintext, {
+          suiteId,
+          encryptionContext: opts.context ?? {},
+        })
+        messages.push(new Uint8Array(result))
+      }
+      return {
+        messages,
+        generateDataKeyCalls: calls.names.filter((n) => n === 'GenerateDataKeyCommand').length,
+      }
     },
   }
 }
