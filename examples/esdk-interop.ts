@@ -2,7 +2,8 @@
  * Migrating from the AWS Encryption SDK: an existing application encrypted records with the ESDK for
  * JavaScript (KMS keyring). kms-envelope reads them with the same KMS key, under its own rules (strict key
  * list, expected context before KMS, typed errors), migrates them to the kms-envelope format, and refuses a
- * wrong tenant and a tampered message.
+ * wrong tenant and a tampered message. Records the ESDK wrote through its caching CMM share data keys: the
+ * reader unwraps each shared key once (one KMS Decrypt for a whole batch) and shows the savings in stats().
  *
  * Run: `npx -y pnpm@10 demo` (all examples) or `npx tsx examples/esdk-interop.ts`.
  */
@@ -13,8 +14,10 @@ import {
   AlgorithmSuiteIdentifier,
   buildClient,
   CommitmentPolicy,
+  getLocalCryptographicMaterialsCache,
   KMS,
   KmsKeyringNode,
+  NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node'
 import { CreateKeyCommand } from '@aws-sdk/client-kms'
 import { Envelope, inspect, KmsEnvelopeError, KmsKeyring } from '@kms-envelope/core'
@@ -104,6 +107,33 @@ export async function main(log: (line: string) => void = console.log): Promise<v
         if (!(err instanceof KmsEnvelopeError)) throw err
         log(`${what}: ${err.name} ${err.code}`)
       }
+    }
+
+    // 6. A batch written by an ESDK app with the caching CMM (many records, one data key): a fresh reader
+    //    (the cache is on by default: 100 keys, 5 minutes) unwraps the shared key once for the whole batch.
+    const cachingCmm = new NodeCachingMaterialsManager({
+      backingMaterials: keyring,
+      cache: getLocalCryptographicMaterialsCache(100),
+      maxAge: 60_000,
+      maxMessagesEncrypted: 1000,
+    })
+    const batch: Uint8Array[] = []
+    for (let i = 0; i < 50; i++) {
+      const { result } = await esdk.encrypt(cachingCmm, JSON.stringify({ order: 2000 + i }), {
+        encryptionContext: context,
+      })
+      batch.push(result)
+    }
+    for (const [label, options] of [
+      ['cached', {}],
+      ['cache: false', { cache: false }],
+    ] as const) {
+      const batchReader = new EsdkReader({ client, keyIds: [keyArn], ...options })
+      for (const m of batch) await batchReader.migrate(m, envelope, { expectedContext: { tenant: 'acme' } })
+      const { dataKeys, cacheHits, kmsCalls } = batchReader.stats()
+      log(
+        `batch of ${batch.length} (${label}): ${dataKeys} data keys, ${kmsCalls.decrypt} KMS Decrypt, ${cacheHits} served from the cache`,
+      )
     }
   } finally {
     await kms.close()
