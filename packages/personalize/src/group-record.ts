@@ -6,15 +6,13 @@
  */
 import {
   type EncryptionContext,
-  EncryptionContextMismatchError,
   type Envelope,
-  InvalidKeyError,
   type KeyOwnership,
-  MalformedCiphertextError,
+  openSealedJson,
   parseKmsArn,
-  TamperedCiphertextError,
-  TruncatedCiphertextError,
-  UnsupportedFormatError,
+  SealedRecordError,
+  type SealedRecordProblem,
+  sealJson,
 } from '@kms-envelope/core'
 import { DatasetGroupRecordError } from './errors.js'
 import { parseRoleArn } from './resource-names.js'
@@ -48,7 +46,7 @@ export function recordContext(datasetGroupArn: string): EncryptionContext {
 
 /** @internal Seal a record (one GenerateDataKey under the service key). */
 export function sealRecord(envelope: Envelope, record: GroupRecord): Promise<Uint8Array> {
-  return envelope.encryptJson(record, { context: recordContext(record.datasetGroupArn) })
+  return sealJson(envelope, record, recordContext(record.datasetGroupArn))
 }
 
 /** Where the group lives, to check a record against. */
@@ -59,6 +57,13 @@ interface Expected {
   readonly accountId: string
   /** The service key that sealed (and authenticated) the record. */
   readonly serviceKeyArn: string
+}
+
+/** The group's reason for each reason core refuses a sealed record for. */
+const REASON: Record<SealedRecordProblem, DatasetGroupRecordError['reason']> = {
+  OTHER_CONTEXT: 'OTHER_GROUP',
+  TAMPERED: 'TAMPERED',
+  NOT_JSON: 'INVALID',
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -78,24 +83,14 @@ export async function openRecord(
   try {
     // Precondition: the exact context of this group's record (checked before any KMS call), then
     // authentication of the whole message under the service key only (strict keyring).
-    value = await envelope.decryptJson(bytes, { context: recordContext(arn) })
+    value = await openSealedJson(envelope, bytes, recordContext(arn))
   } catch (err) {
-    if (err instanceof EncryptionContextMismatchError) {
-      throw new DatasetGroupRecordError('OTHER_GROUP', arn, err.message, { cause: err })
-    }
-    if (
-      err instanceof TamperedCiphertextError ||
-      err instanceof TruncatedCiphertextError ||
-      err instanceof MalformedCiphertextError ||
-      err instanceof UnsupportedFormatError ||
-      (err instanceof InvalidKeyError && (err.reason === 'NOT_ALLOWED' || err.reason === 'INCORRECT_KEY'))
-    ) {
-      throw new DatasetGroupRecordError('TAMPERED', arn, err.message, { cause: err })
-    }
-    if (err instanceof SyntaxError) {
-      throw new DatasetGroupRecordError('INVALID', arn, 'its plaintext is not JSON', { cause: err })
-    }
-    throw err
+    // KMS errors (service key disabled, throttled, …) are not about the record: they pass through.
+    if (!(err instanceof SealedRecordError)) throw err
+    // The cause stays the core error that decided (EncryptionContextMismatchError, TamperedCiphertextError…).
+    const detail =
+      err.reason === 'NOT_JSON' ? 'its plaintext is not JSON' : String((err.cause as Error).message)
+    throw new DatasetGroupRecordError(REASON[err.reason], arn, detail, { cause: err.cause })
   }
   const invalid = (detail: string) => new DatasetGroupRecordError('INVALID', arn, detail)
   const r = value as Partial<Record<keyof GroupRecord, unknown>> | null

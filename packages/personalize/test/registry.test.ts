@@ -300,6 +300,18 @@ describe('a tampered registry is refused, and never moves a group to another key
         reason: 'INVALID',
       })
     }
+    // Sealed by the service with the exact context, but not JSON at all.
+    await writeFile(
+      file('movies'),
+      await service.encrypt('{not json', { context: { datasetGroup: arn, purpose: 'dataset-group-record' } }),
+    )
+    const err = await f
+      .restart()
+      .getDatasetGroup('movies')
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_DATASET_GROUP_RECORD', reason: 'INVALID' })
+    expect((err as DatasetGroupRecordError).message).toContain('not JSON')
+    expect((err as DatasetGroupRecordError).cause).toBeInstanceOf(SyntaxError)
   })
 })
 
