@@ -24,15 +24,12 @@ import {
   type EncryptionContext,
   EncryptionContextMismatchError,
   Envelope,
-  InvalidKeyError,
-  inspect,
   KmsKeyring,
-  MalformedCiphertextError,
+  openSealedJson,
+  SealedRecordError,
+  sealJson,
   serviceOwnedKey,
-  TamperedCiphertextError,
-  TruncatedCiphertextError,
   tryParseKmsArn,
-  UnsupportedFormatError,
   validateKey,
 } from '@kms-envelope/core'
 import { DomainRecordError } from './domain-record-error.js'
@@ -135,7 +132,7 @@ export class DomainRecords {
   async put(record: DomainRecord, expectedRevision: number | undefined): Promise<boolean> {
     const envelope = await this.#recordEnvelope()
     const sealed = Buffer.from(
-      await envelope.encryptJson(record, { context: recordContext(record.domainName, record.revision) }),
+      await sealJson(envelope, record, recordContext(record.domainName, record.revision)),
     )
     const written = await this.store.putDomain(
       { domainName: record.domainName, revision: record.revision, sealed },
@@ -206,62 +203,19 @@ export class DomainRecords {
     try {
       // Precondition: the exact context of this domain's record at this revision (checked before any KMS
       // call), then authentication of the whole message under the service key only (strict keyring).
-      value = await envelope.decryptJson(stored.sealed, {
-        context: recordContext(domainName, stored.revision),
-      })
+      value = await openSealedJson(envelope, stored.sealed, recordContext(domainName, stored.revision))
     } catch (err) {
-      if (err instanceof EncryptionContextMismatchError) throw this.#misplaced(domainName, stored, err)
-      if (
-        err instanceof TamperedCiphertextError ||
-        err instanceof TruncatedCiphertextError ||
-        err instanceof MalformedCiphertextError ||
-        err instanceof UnsupportedFormatError ||
-        (err instanceof InvalidKeyError && (err.reason === 'NOT_ALLOWED' || err.reason === 'INCORRECT_KEY'))
-      ) {
-        throw fail('TAMPERED', sealedUnder(stored.sealed), err)
-      }
-      if (err instanceof SyntaxError) throw fail('INVALID', 'its plaintext is not JSON', err)
-      throw err
+      // KMS errors about the service key (disabled, access denied, …) are not about the record: they pass through.
+      if (!(err instanceof SealedRecordError)) throw err
+      // The cause stays the core error that decided (EncryptionContextMismatchError, TamperedCiphertextError…).
+      if (err.reason === 'OTHER_CONTEXT') throw misplaced(domainName, stored.revision, err)
+      if (err.reason === 'TAMPERED') throw fail('TAMPERED', sealedUnder(err), err.cause)
+      throw fail('INVALID', 'its plaintext is not JSON', err.cause)
     }
     // Postcondition: an authentic record describes exactly this domain at this revision.
     const problem = invalidity(value, domainName, stored.revision)
     if (problem !== undefined) throw fail('INVALID', problem)
     return value as DomainRecord
-  }
-
-  /** Which record a message sealed for another context is: another domain's, or another revision's. */
-  #misplaced(
-    domainName: string,
-    stored: StoredDomainRecord,
-    cause: EncryptionContextMismatchError,
-  ): DomainRecordError {
-    let context: EncryptionContext = {}
-    try {
-      context = inspect(stored.sealed).context
-    } catch {
-      // Unreadable header: reported by its key below.
-    }
-    const sameRecordKind =
-      context[DOMAIN_CONTEXT_KEY] === domainName &&
-      context[PURPOSE_CONTEXT_KEY] === RECORD_PURPOSE &&
-      Object.keys(context).length === 3
-    if (sameRecordKind && context[REVISION_CONTEXT_KEY] !== String(stored.revision)) {
-      return new DomainRecordError(
-        'OTHER_REVISION',
-        domainName,
-        `it is sealed as revision ${context[REVISION_CONTEXT_KEY]}, stored as revision ${stored.revision}`,
-        { cause },
-      )
-    }
-    const other = context[DOMAIN_CONTEXT_KEY]
-    return new DomainRecordError(
-      'OTHER_DOMAIN',
-      domainName,
-      other !== undefined && other !== domainName
-        ? `it is sealed for domain "${other}"`
-        : `its context differs on "${cause.key}"`,
-      { cause },
-    )
   }
 
   /** The envelope sealing and opening records: the service key only (strict), a fresh data key per record. */
@@ -284,14 +238,39 @@ export class DomainRecords {
   }
 }
 
-/** "it is sealed under key K" (the key named in the header), for messages that did not authenticate. */
-function sealedUnder(sealed: Uint8Array): string {
-  try {
-    const keys = inspect(sealed).encryptedDataKeys.map((k) => k.keyId)
-    return keys.length ? `its data key is wrapped under ${keys.join(', ')}` : 'it names no KMS key'
-  } catch {
-    return 'it is not a kms-envelope message'
+/** Which record a message sealed for another context is (from its unauthenticated header): another revision's or another domain's. */
+function misplaced(domainName: string, revision: number, err: SealedRecordError): DomainRecordError {
+  const context = err.sealedFor ?? {}
+  const sameRecordKind =
+    context[DOMAIN_CONTEXT_KEY] === domainName &&
+    context[PURPOSE_CONTEXT_KEY] === RECORD_PURPOSE &&
+    Object.keys(context).length === 3
+  if (sameRecordKind && context[REVISION_CONTEXT_KEY] !== String(revision)) {
+    return new DomainRecordError(
+      'OTHER_REVISION',
+      domainName,
+      `it is sealed as revision ${context[REVISION_CONTEXT_KEY]}, stored as revision ${revision}`,
+      { cause: err.cause },
+    )
   }
+  const other = context[DOMAIN_CONTEXT_KEY]
+  const key = err.cause instanceof EncryptionContextMismatchError ? err.cause.key : '?'
+  return new DomainRecordError(
+    'OTHER_DOMAIN',
+    domainName,
+    other !== undefined && other !== domainName
+      ? `it is sealed for domain "${other}"`
+      : `its context differs on "${key}"`,
+    { cause: err.cause },
+  )
+}
+
+/** "its data key is wrapped under K" (the keys its header names), for a record that did not authenticate. */
+function sealedUnder(err: SealedRecordError): string {
+  if (err.sealedFor === undefined) return 'it is not a kms-envelope message'
+  return err.sealedUnder.length
+    ? `its data key is wrapped under ${err.sealedUnder.join(', ')}`
+    : 'it names no KMS key'
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/

@@ -5,7 +5,15 @@
  * a newer record. Against the local KMS.
  */
 import { CreateGrantCommand, DisableKeyCommand, EnableKeyCommand } from '@aws-sdk/client-kms'
-import { Envelope, inspect, KeyAccessDeniedError, KeyDisabledError, KmsKeyring } from '@kms-envelope/core'
+import {
+  EncryptionContextMismatchError,
+  Envelope,
+  inspect,
+  KeyAccessDeniedError,
+  KeyDisabledError,
+  KmsKeyring,
+  TamperedCiphertextError,
+} from '@kms-envelope/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   PURPOSE_CONTEXT_KEY,
@@ -83,7 +91,9 @@ describe('the stored domain record', () => {
     await w.store.putDomain({ ...stored, sealed: flipped }, 1)
     const from = w.kms.engine.auditLog().length
     const cold = w.otherProcess({ cache: false })
-    expect((await refusal(cold.domain('retail-eu'))).reason).toBe('TAMPERED')
+    const edited = await refusal(cold.domain('retail-eu'))
+    expect(edited.reason).toBe('TAMPERED')
+    expect(edited.cause).toBeInstanceOf(TamperedCiphertextError) // the core error that decided
     // The process that wrote the record reads it again on its next data key: same revision, other bytes,
     // so it is opened again, and refused.
     const writer = await w.domains.domain('retail-eu')
@@ -97,6 +107,7 @@ describe('the stored domain record', () => {
     await w.store.putDomain({ ...stored, sealed: Buffer.from(JSON.stringify(forged)) }, 1)
     const err = await refusal(w.otherProcess().describeDomain('retail-eu'))
     expect(err.reason).toBe('TAMPERED')
+    expect(err.message).toContain('it is not a kms-envelope message')
     expect(dataKeyCallsSince(from)).toEqual([])
   })
 
@@ -137,6 +148,21 @@ describe('the stored domain record', () => {
     expect(await w.keyStore.listVersions('retail-eu/_profile')).toHaveLength(1)
   })
 
+  it('sealed by the service for the domain but not JSON → INVALID, no data key', async () => {
+    const service = new Envelope({
+      keyring: new KmsKeyring({ client: w.service, generatorKeyId: w.serviceKeyArn }),
+      cache: false,
+    })
+    const sealed = await service.encrypt('{not json', { context: recordContext('retail-eu', 2) })
+    expect(await w.store.putDomain({ domainName: 'retail-eu', revision: 2, sealed }, 1)).toBe(true)
+    const from = w.kms.engine.auditLog().length
+    const err = await refusal(w.otherProcess().describeDomain('retail-eu'))
+    expect(err.reason).toBe('INVALID')
+    expect(err.message).toContain('not JSON')
+    expect(err.cause).toBeInstanceOf(SyntaxError)
+    expect(dataKeyCallsSince(from)).toEqual([])
+  })
+
   it("swapped with another domain's record → OTHER_DOMAIN before any KMS call", async () => {
     const usKey = await w.newKey('retail-us')
     await w.domains.createDomain({ domainName: 'retail-us', defaultKeyArn: usKey, customerKms: w.customer })
@@ -148,6 +174,7 @@ describe('the stored domain record', () => {
     const err = await refusal(process.domain('retail-eu'))
     expect(err.reason).toBe('OTHER_DOMAIN')
     expect(err.message).toContain('retail-us')
+    expect(err.cause).toBeInstanceOf(EncryptionContextMismatchError)
     expect(serviceCallsSince(from)).toEqual([])
   })
 
@@ -162,6 +189,8 @@ describe('the stored domain record', () => {
     const from = w.kms.engine.auditLog().length
     const err = await refusal(w.domains.describeDomain('retail-eu'))
     expect(err.reason).toBe('OTHER_REVISION')
+    expect(err.message).toContain('sealed as revision 1, stored as revision 3')
+    expect(err.cause).toBeInstanceOf(EncryptionContextMismatchError)
     expect(serviceCallsSince(from)).toEqual([])
   })
 
