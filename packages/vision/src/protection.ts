@@ -17,17 +17,14 @@ import {
   EncryptionContextMismatchError,
   Envelope,
   type EnvelopeOptions,
-  InvalidKeyError,
-  inspect,
   type KeyOwnership,
   type KeySummary,
   KmsKeyring,
-  MalformedCiphertextError,
+  openSealedJson,
+  SealedRecordError,
+  sealJson,
   serviceOwnedKey,
-  TamperedCiphertextError,
-  TruncatedCiphertextError,
   tryParseKmsArn,
-  UnsupportedFormatError,
   validateKey,
 } from '@kms-envelope/core'
 import { VisionNotFoundError, VisionRecordError } from './errors.js'
@@ -256,9 +253,7 @@ export async function createResource<T extends ResourceRecord>(
     keyKind: key.keyKind,
     createdAt: new Date().toISOString(),
   } as T
-  const sealed = await recordEnvelope(config, service).encryptJson(record, {
-    context: recordContext(resource),
-  })
+  const sealed = await sealJson(recordEnvelope(config, service), record, recordContext(resource))
   await config.storage.put(resource.path, sealed)
   return { record, key }
 }
@@ -300,24 +295,16 @@ async function openRecord<T extends ResourceRecord>(
   try {
     // Precondition: the exact context of this resource's record (checked before any KMS call), then
     // authentication of the whole message under the service key only (strict keyring).
-    value = await envelope.decryptJson(bytes, { context: recordContext(resource) })
+    value = await openSealedJson(envelope, bytes, recordContext(resource))
   } catch (err) {
-    if (err instanceof EncryptionContextMismatchError) {
-      throw new VisionRecordError('OTHER_RESOURCE', what, sealedFor(bytes, err), { cause: err })
-    }
-    if (
-      err instanceof TamperedCiphertextError ||
-      err instanceof TruncatedCiphertextError ||
-      err instanceof MalformedCiphertextError ||
-      err instanceof UnsupportedFormatError ||
-      (err instanceof InvalidKeyError && (err.reason === 'NOT_ALLOWED' || err.reason === 'INCORRECT_KEY'))
-    ) {
-      throw new VisionRecordError('TAMPERED', what, sealedUnder(bytes), { cause: err })
-    }
-    if (err instanceof SyntaxError) {
-      throw new VisionRecordError('INVALID', what, 'its plaintext is not JSON', { cause: err })
-    }
-    throw err
+    // KMS errors about the service key (disabled, access denied, …) are not about the record: they pass through.
+    if (!(err instanceof SealedRecordError)) throw err
+    // The cause stays the core error that decided (EncryptionContextMismatchError, TamperedCiphertextError…).
+    const options = { cause: err.cause }
+    if (err.reason === 'OTHER_CONTEXT')
+      throw new VisionRecordError('OTHER_RESOURCE', what, sealedFor(err), options)
+    if (err.reason === 'TAMPERED') throw new VisionRecordError('TAMPERED', what, sealedUnder(err), options)
+    throw new VisionRecordError('INVALID', what, 'its plaintext is not JSON', options)
   }
   const invalid = (detail: string) => new VisionRecordError('INVALID', what, detail)
   const r = value as Partial<ResourceRecord> | null
@@ -336,29 +323,24 @@ async function openRecord<T extends ResourceRecord>(
   return r as T
 }
 
-/** Which resource a record sealed for another context names (from its header; no key needed). */
-function sealedFor(bytes: Uint8Array, cause: EncryptionContextMismatchError): string {
-  try {
-    const context = inspect(bytes).context
-    const owner =
-      context.project !== undefined
-        ? `project ${context.project}`
-        : context.collection !== undefined
-          ? `collection ${context.collection}`
-          : undefined
-    if (owner !== undefined) return `it is sealed for ${owner} (${context.object ?? 'no object'})`
-  } catch {
-    // Unreadable header.
-  }
-  return `its context differs on "${cause.key}"`
+/** Which resource a record sealed for another context names (from its unauthenticated header). */
+function sealedFor(err: SealedRecordError): string {
+  const context = err.sealedFor ?? {}
+  const owner =
+    context.project !== undefined
+      ? `project ${context.project}`
+      : context.collection !== undefined
+        ? `collection ${context.collection}`
+        : undefined
+  if (owner !== undefined) return `it is sealed for ${owner} (${context.object ?? 'no object'})`
+  const key = err.cause instanceof EncryptionContextMismatchError ? err.cause.key : '?'
+  return `its context differs on "${key}"`
 }
 
-/** Which KMS key a record that did not authenticate names, for the message. */
-function sealedUnder(bytes: Uint8Array): string {
-  try {
-    const keys = inspect(bytes).encryptedDataKeys.map((k) => k.keyId)
-    return keys.length ? `its data key is wrapped under ${keys.join(', ')}` : 'it names no KMS key'
-  } catch {
-    return 'it is not a kms-envelope message'
-  }
+/** Which KMS key a record that did not authenticate names (from its header), for the message. */
+function sealedUnder(err: SealedRecordError): string {
+  if (err.sealedFor === undefined) return 'it is not a kms-envelope message'
+  return err.sealedUnder.length
+    ? `its data key is wrapped under ${err.sealedUnder.join(', ')}`
+    : 'it names no KMS key'
 }

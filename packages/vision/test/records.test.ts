@@ -4,7 +4,13 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CreateGrantCommand, DisableKeyCommand } from '@aws-sdk/client-kms'
-import { Envelope, KeyDisabledError, KmsKeyring } from '@kms-envelope/core'
+import {
+  EncryptionContextMismatchError,
+  Envelope,
+  KeyDisabledError,
+  KmsKeyring,
+  TamperedCiphertextError,
+} from '@kms-envelope/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FaceCollection, VisionProject, VisionRecordError } from '../src/index.js'
 import { recordContext } from '../src/protection.js'
@@ -84,6 +90,7 @@ describe('metadata records', () => {
     const from = w.kms.engine.auditLog().length
     const err = await refusal(VisionProject.open({ ...w.config, name: 'pcb' }), 'project pcb')
     expect(err.reason).toBe('TAMPERED')
+    expect(err.cause).toBeInstanceOf(TamperedCiphertextError) // the core error that decided
     expect(callsSince(from).filter((c) => !c.endsWith(w.serviceKeyArn))).toEqual([])
   })
 
@@ -130,6 +137,7 @@ describe('metadata records', () => {
     let err = await refusal(VisionProject.open({ ...w.config, name: 'pcb' }), 'project pcb')
     expect(err.reason).toBe('OTHER_RESOURCE')
     expect(err.message).toContain('project other')
+    expect(err.cause).toBeInstanceOf(EncryptionContextMismatchError)
     expect(callsSince(from)).toEqual([`DescribeKey@${w.serviceKeyArn}`])
     // Same name, other kind: the collection "pcb"'s record is not the project "pcb"'s, nor the reverse.
     writeFileSync(pcb, readFileSync(storagePath('collections/pcb/collection.kenv')))
@@ -154,6 +162,27 @@ describe('metadata records', () => {
     )
     const err = await refusal(VisionProject.open({ ...w.config, name: 'pcb' }), 'project pcb')
     expect(err.reason).toBe('OTHER_RESOURCE')
+  })
+
+  it('sealed by the service for the project but not JSON → INVALID; not a sealed message at all → TAMPERED', async () => {
+    await VisionProject.create({ ...w.config, name: 'pcb' })
+    const path = storagePath('projects/pcb/project.kenv')
+    const service = new Envelope({
+      keyring: new KmsKeyring({ client: w.serviceClient, generatorKeyId: w.serviceKeyArn }),
+      cache: false,
+    })
+    writeFileSync(
+      path,
+      await service.encrypt('{not json', { context: recordContext({ kind: 'project', id: 'pcb' }) }),
+    )
+    let err = await refusal(VisionProject.open({ ...w.config, name: 'pcb' }), 'project pcb')
+    expect(err.reason).toBe('INVALID')
+    expect(err.message).toContain('not JSON')
+    expect(err.cause).toBeInstanceOf(SyntaxError)
+    writeFileSync(path, JSON.stringify({ keyArn: w.customerKeyArn, keyKind: 'customer-managed' }))
+    err = await refusal(VisionProject.open({ ...w.config, name: 'pcb' }), 'project pcb')
+    expect(err.reason).toBe('TAMPERED')
+    expect(err.message).toContain('it is not a kms-envelope message')
   })
 
   it('a collection record edited → TAMPERED; a disabled service key → KeyDisabledError, not a record error', async () => {
