@@ -108,12 +108,20 @@ async function createGrant(creator: KMSClient, input: CreateGrantCommandInput): 
 /**
  * Create both grants of (domain, key) with `creator` (a client with the customer's authority over the
  * key: their own credentials, or the service's when the key policy lets it create grants). On failure of
- * the second, the first is retired again by `service`.
+ * the second, the first is retired again by `service`. `now` (ms since the epoch) is recorded as the
+ * grant's `createdAt`.
  *
  * @example
  * ```ts
  * import { createDomainGrants } from '@kms-envelope/customer-profiles'
- * const grant = await createDomainGrants({ creator: customerKms, service: serviceKms, keyArn, domainName: 'retail-eu', servicePrincipal })
+ * const grant = await createDomainGrants({
+ *   creator: customerKms,
+ *   service: serviceKms,
+ *   keyArn,
+ *   domainName: 'retail-eu',
+ *   servicePrincipal,
+ *   now: Date.now(),
+ * })
  * ```
  */
 export async function createDomainGrants(args: {

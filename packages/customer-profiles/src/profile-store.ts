@@ -93,7 +93,7 @@ export interface StoredObject {
  * ```ts
  * import { MemoryProfileStore, ProfileDomains, type ProfileStore } from '@kms-envelope/customer-profiles'
  * const store: ProfileStore = new MemoryProfileStore()
- * const domains = new ProfileDomains({ kms, servicePrincipal, store })
+ * const domains = new ProfileDomains({ kms, servicePrincipal, serviceKeyArn, store })
  * ```
  */
 export interface ProfileStore {
