@@ -31,7 +31,7 @@ export type {
   Tombstone,
 } from './key-store.js'
 export { MemoryKeyStore } from './memory-key-store.js'
-export type { RewrapOptions, RewrapProgress, RewrapResult } from './rewrap.js'
+export type { LeftVersion, RewrapOptions, RewrapProgress, RewrapResult } from './rewrap.js'
 export { assertScopeId, MAX_SCOPE_ID_BYTES } from './scope-id.js'
 export { ScopeKeyring, type ScopeSelector } from './scope-keyring.js'
 export type { DestroyOptions } from './shred.js'

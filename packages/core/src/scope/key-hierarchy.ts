@@ -302,11 +302,19 @@ export class KeyHierarchy {
   /**
    * Key switch: re-wrap every version of the scope under `newRootKeyId` with KMS ReEncrypt (no plaintext
    * scope key leaves KMS) and create its future versions under it. O(versions). Resumable: run it again
-   * after an interruption and it skips the versions already done. Reads keep working throughout.
+   * after an interruption and it skips the versions already done. Reads keep working throughout. A switch
+   * overtaken by another one (the scope's root key changed while it ran) passes the versions it moved on to
+   * the scope's new key and throws `KeyStoreError` `CONFLICT`.
+   *
+   * Acting on a decision read earlier ("move from A to B")? Pass `onlyFrom: A` (a key ARN): the switch then
+   * refuses (CONFLICT, nothing changed) a scope no longer under A or B, moves a version only while it is
+   * still under A, and reports versions under any third key in `leftUnder` instead of moving them.
    *
    * @example
    * ```ts
    * await hierarchy.rewrap('customer-42', customerCmkArn, { onProgress: (p) => console.log(p.done, '/', p.total) })
+   * // A decision taken earlier: only if the scope is still under the old key (or already under the new one).
+   * const { leftUnder } = await hierarchy.rewrap('customer-42', newKeyArn, { onlyFrom: oldKeyArn })
    * ```
    */
   async rewrap(scopeId: string, newRootKeyId: string, options: RewrapOptions = {}): Promise<RewrapResult> {

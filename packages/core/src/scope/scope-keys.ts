@@ -37,7 +37,7 @@ export interface ScopeKeysConfig {
 }
 
 /** True for a full key ARN (not an alias, alias ARN or bare key id). */
-function isKeyArn(id: string): boolean {
+export function isKeyArn(id: string): boolean {
   return /^arn:aws[a-z-]*:kms:[^:]+:\d{12}:key\//.test(id)
 }
 
@@ -331,13 +331,15 @@ export class ScopeKeys {
   /**
    * Re-wrap one version under `targetArn` with KMS ReEncrypt and replace its record atomically. Returns
    * the new record; undefined when the version is gone or destroyed. Skips (returns as is) a version already
-   * under `targetArn`.
+   * under `targetArn`, and, with `onlyFrom`, a version under any key other than `onlyFrom` (compare-and-set
+   * on the wrapping key: the caller sees it in the returned record's `wrappingKeyId`).
    */
   async rewrapVersion(
     scopeId: string,
     version: number,
     targetArn: string,
     actor: string,
+    onlyFrom?: string,
   ): Promise<ScopeKeyVersion | undefined> {
     // Precondition: the target is trusted.
     await this.assertTrusted(targetArn, scopeId)
@@ -345,6 +347,10 @@ export class ScopeKeys {
       const record = await this.config.store.getVersion(scopeId, version)
       if (!record || record.state === 'destroyed' || !record.wrappedKey) return undefined
       if (record.wrappingKeyId === targetArn) return record
+      // Precondition (compare-and-set): the version is still under `onlyFrom`. The write below is
+      // conditional on this record's revision, and every change of a version's wrapping key bumps its
+      // revision, so the check still holds when the write lands; a lost race reads the record again.
+      if (onlyFrom !== undefined && record.wrappingKeyId !== onlyFrom) return record
       const moved = await rewrapScopeKey(
         this.#kms,
         record.wrappingKeyId,

@@ -519,7 +519,13 @@ describe('key switch (rewrap)', () => {
       onProgress: (p) => progress.push(p.done),
       actor: 'ops',
     })
-    expect(result).toEqual({ scopeId: 'c', targetKeyId: cmk, rewrapped: [1, 2, 3], alreadyDone: [] })
+    expect(result).toEqual({
+      scopeId: 'c',
+      targetKeyId: cmk,
+      rewrapped: [1, 2, 3],
+      alreadyDone: [],
+      leftUnder: [],
+    })
     expect(progress).toEqual([1, 2, 3])
     // No plaintext scope key left KMS: only DescribeKey and ReEncrypt.
     expect(kms.calls.map((c) => c.operation)).toEqual(['DescribeKey', 'ReEncrypt', 'ReEncrypt', 'ReEncrypt'])
