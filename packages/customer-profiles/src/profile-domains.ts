@@ -110,8 +110,17 @@ export interface SwitchKeyResult {
   readonly objectType: string | undefined
   readonly fromKeyArn: string
   readonly toKeyArn: string
-  /** Per scope (object type): versions re-wrapped now, and versions already under the new key (resumed). */
-  readonly scopes: ReadonlyArray<{ scopeId: string; rewrapped: number[]; alreadyDone: number[] }>
+  /**
+   * Per scope (object type): versions re-wrapped now, versions already under the new key (resumed), and
+   * versions left under a third key (neither `fromKeyArn` nor `toKeyArn`: left behind by an earlier switch,
+   * they hold no data; destroy them, or ignore them).
+   */
+  readonly scopes: ReadonlyArray<{
+    scopeId: string
+    rewrapped: number[]
+    alreadyDone: number[]
+    leftUnder: Array<{ version: number; wrappingKeyId: string }>
+  }>
   /** Grants retired because no object type uses their key any more. */
   readonly retiredGrantIds: readonly string[]
 }
@@ -386,8 +395,12 @@ export class ProfileDomains {
    * - a process holding the old record reloads it on its next cache miss (the write path compares the
    *   record's revision) or on the first refusal (reads).
    * A version under the old key that no process encrypted under can be left behind (a writer that created
-   * one after the switch's last listing and could not move it): it holds no data; re-wrapping it fails
-   * once the old key is gone, so a later switch of that object type fails naming the old key.
+   * one after the switch's last listing and could not move it): it holds no data; a later switch leaves it
+   * where it is and reports it in `scopes[].leftUnder`.
+   * A decision read earlier never moves a scope back: every re-wrap (this switch's, and a writer's repair)
+   * moves a scope only if it is still under the switch's old key or already under the new one, and a scope
+   * key version only while it is still under the old key (core's `rewrap` option `onlyFrom`). A call that
+   * stalled while the switch was finished and a later one ran fails with `KeyStoreError` `CONFLICT` instead.
    * Precondition: the ProfileStore's `getDomain` and the KeyStore's reads are strongly consistent.
    *
    * @example
@@ -470,13 +483,22 @@ export class ProfileDomains {
             const type = objectTypeOfScope(domainName, id, record.generation)
             return type !== undefined && record.objectTypeKeys[type] === undefined
           })
-    const done = new Map<string, { rewrapped: number[]; alreadyDone: number[] }>()
+    const done = new Map<
+      string,
+      {
+        rewrapped: number[]
+        alreadyDone: number[]
+        leftUnder: Array<{ version: number; wrappingKeyId: string }>
+      }
+    >()
+    // Settled: marked with the new key, and no active version under the old one. A version under a third
+    // key (left behind by an earlier switch: it holds no data) is reported, not moved.
     const settled = async (scopeId: string): Promise<boolean> => {
       const scope = await hierarchy.scope(scopeId)
       if (scope?.state === 'destroyed') return true
       if (!done.has(scopeId) || scope?.rootKeyId !== toKeyArn) return false
       return (await hierarchy.listVersions(scopeId)).every(
-        (v) => v.state !== 'active' || v.wrappingKeyId === toKeyArn,
+        (v) => v.state !== 'active' || v.wrappingKeyId !== fromKeyArn,
       )
     }
     try {
@@ -493,7 +515,10 @@ export class ProfileDomains {
           )
         }
         for (const scopeId of pending) {
+          // Only from the old key: this call may have stalled since it read the record, and the switch may
+          // have been finished and followed by another one since (core then refuses: CONFLICT).
           const result = await hierarchy.rewrap(scopeId, toKeyArn, {
+            onlyFrom: fromKeyArn,
             ...(options.onProgress ? { onProgress: options.onProgress } : {}),
             ...this.#actorOption(),
           })
@@ -501,6 +526,7 @@ export class ProfileDomains {
           done.set(scopeId, {
             rewrapped: [...(before?.rewrapped ?? []), ...result.rewrapped],
             alreadyDone: before?.alreadyDone ?? result.alreadyDone,
+            leftUnder: result.leftUnder,
           })
         }
       }
@@ -511,6 +537,7 @@ export class ProfileDomains {
       scopeId,
       rewrapped: r.rewrapped.sort((a, b) => a - b),
       alreadyDone: r.alreadyDone,
+      leftUnder: r.leftUnder,
     }))
 
     // Retire the grants of keys no longer used, then close the switch.
@@ -656,12 +683,11 @@ export class ProfileDomains {
         keyStore: this.#keyStore,
         clock: this.#clock,
         // A switch's own step on one scope: with every grant token (DescribeKey of the target included).
-        rewrap: async (scopeId, keyArn) => {
-          await this.#hierarchy(record, this.#tokens(record, 'all')).rewrap(
-            scopeId,
-            keyArn,
-            this.#actorOption(),
-          )
+        rewrap: async (scopeId, keyArn, fromKeyArn) => {
+          await this.#hierarchy(record, this.#tokens(record, 'all')).rewrap(scopeId, keyArn, {
+            onlyFrom: fromKeyArn,
+            ...this.#actorOption(),
+          })
         },
         rotate: async (scopeId) => {
           await hierarchy.rotate(scopeId, this.#actorOption())

@@ -112,8 +112,12 @@ export interface SwitchGuardDeps {
   readonly records: { get(domainName: string): Promise<DomainRecord | undefined> }
   readonly keyStore: KeyStore
   readonly clock: () => number
-  /** Re-wrap the scope under `keyArn` and make it the scope's root key (what a switch does to it). */
-  rewrap(scopeId: string, keyArn: string): Promise<void>
+  /**
+   * Re-wrap the scope under `keyArn` and make it the scope's root key (what a switch does to it), only if
+   * the scope is still under `fromKeyArn` or already under `keyArn` (core's `rewrap` option `onlyFrom`):
+   * the decision comes from a record read earlier, and a later switch may have moved the scope on.
+   */
+  rewrap(scopeId: string, keyArn: string, fromKeyArn: string): Promise<void>
   /** Start a new version of the scope under its root key. */
   rotate(scopeId: string): Promise<void>
 }
@@ -125,8 +129,10 @@ export interface SwitchGuardDeps {
  * - the domain record changed: {@link domainChanged} (the caller reloads it and retries);
  * - else the scope's current version is under a key the record no longer uses for the type: the scope is
  *   repaired and the key asked again: re-wrapped under the new key when a switch of this type is in progress
- *   (the switch's own step, which it converges with), else (or if that fails, e.g. the old key's grant is
- *   gone) rotated, so that a new version is created under the scope's root key.
+ *   (the switch's own step, which it converges with; only if the scope is still under the switch's old key
+ *   or already under the new one, so a repair that runs late cannot move the scope back after a later
+ *   switch), else (or if that fails, e.g. the old key's grant is gone) rotated, so that a new version is
+ *   created under the scope's root key. A repair that fails because the record changed reloads it.
  * The same repair runs before asking the keyring when the version it would use is already known to be
  * refused, so that a version under a key this process no longer trusts is not even unwrapped.
  * Decryption is passed through: reading old data needs no check.
@@ -216,10 +222,14 @@ export class SwitchSafeKeyring implements Keyring {
     const pending = switchOfType(record, objectType)
     if (pending) {
       try {
-        await this.#deps.rewrap(scopeId, pending.toKeyArn)
+        // Only from the switch's old key: this process may have stalled since it read the record, and a
+        // later switch may have moved the scope on (then core refuses with CONFLICT and changes nothing).
+        await this.#deps.rewrap(scopeId, pending.toKeyArn, pending.fromKeyArn)
         return
       } catch {
-        // E.g. a version under a key whose grant is gone: a new version under the new key instead.
+        // The record this decision came from is outdated (e.g. the scope moved on): reload it.
+        await this.#current()
+        // Else e.g. a version under a key whose grant is gone: a new version under the new key instead.
       }
     }
     await this.#deps.rotate(scopeId)

@@ -285,3 +285,67 @@ describe('switchKey with a concurrent writer holding the record from before the 
     })
   }
 })
+
+describe('a process that stalls for the length of a whole switch, acting on a decision read before it', () => {
+  it('its repair of a scope (re-wrap to the switch target) wakes up after a later switch and moves nothing back', async () => {
+    w = await world()
+    const keyA = await w.newKey('a')
+    const keyB = await w.newKey('b') // also _vip's own key, so the service keeps its grant on it throughout
+    const keyC = await w.newKey('c')
+    await w.domains.createDomain({
+      domainName: 'retail-eu',
+      defaultKeyArn: keyA,
+      objectTypeKeys: { _vip: keyB },
+      customerKms: w.customer,
+    })
+    await (await w.domains.domain('retail-eu')).putObject('_profile', 'p-1', { n: 1 })
+    // A switch A -> B, interrupted: the domain record names B with the switch pending.
+    w.kms.engine.faults.set({ operations: ['ReEncrypt'], error: 'KMSInternalException', count: 1 })
+    await expect(
+      w.domains.switchKey({ domainName: 'retail-eu', keyArn: keyB, customerKms: w.customer }),
+    ).rejects.toThrow()
+
+    // Process P (its own KMS client) holds that record. Its write finds _profile's version under A and
+    // repairs the scope: re-wrap to B. It stalls right there (the repair's DescribeKey of B)...
+    const pClient = w.kms.client({
+      accessKeyId: 'service',
+      secretAccessKey: 'service-secret',
+      maxAttempts: 1,
+    })
+    const stalled = latch()
+    const release = latch()
+    let armed = true
+    pClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = (args as { input: { KeyId?: string } }).input
+        if (armed && context.commandName === 'DescribeKeyCommand' && input.KeyId === keyB) {
+          armed = false
+          stalled.open()
+          await release.opened
+        }
+        return next(args)
+      },
+      { step: 'initialize', name: 'stallRepair' },
+    )
+    const p = await w.otherProcess({ kms: pClient, cache: false }).domain('retail-eu')
+    const write = p.putObject('_profile', 'p-2', { n: 2 })
+    await stalled.opened
+
+    // ...while the switch to B is finished and a later switch B -> C runs to the end.
+    await w.domains.switchKey({ domainName: 'retail-eu', keyArn: keyB, customerKms: w.customer })
+    await w.domains.switchKey({ domainName: 'retail-eu', keyArn: keyC, customerKms: w.customer })
+    const scopeId = scopeIdOf('retail-eu', '_profile')
+    expect((await w.keyStore.getScope(scopeId))?.rootKeyId).toBe(keyC)
+    expect(await activeWrappingKeys('_profile')).toEqual([keyC])
+
+    // P wakes up: its repair must not take the scope back to B; P reloads the record and writes under C.
+    release.open()
+    await write
+    expect((await w.keyStore.getScope(scopeId))?.rootKeyId).toBe(keyC)
+    expect(await activeWrappingKeys('_profile')).toEqual([keyC])
+    expect(await wrappingKeyOf('_profile', 'p-2')).toBe(keyC)
+    const cold = await w.otherProcess({ cache: false }).domain('retail-eu')
+    expect(await cold.getObject('_profile', 'p-1')).toEqual({ n: 1 })
+    expect(await cold.getObject('_profile', 'p-2')).toEqual({ n: 2 })
+  })
+})
