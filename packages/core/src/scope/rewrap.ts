@@ -141,6 +141,7 @@ export async function rewrapScope(
   const rewrapped: number[] = []
   const alreadyDone: number[] = []
   let leftUnder: LeftVersion[] = []
+  let settled = false
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const versions = (await store.listVersions(scopeId)).filter((v) => v.state === 'active')
     const behind = versions.filter((v) => v.wrappingKeyId !== targetKeyId)
@@ -149,7 +150,10 @@ export async function rewrapScope(
       .filter((v) => !pending.includes(v))
       .map((v) => ({ version: v.version, wrappingKeyId: v.wrappingKeyId }))
     if (pass === 0) for (const v of versions) if (v.wrappingKeyId === targetKeyId) alreadyDone.push(v.version)
-    if (pending.length === 0) break
+    if (pending.length === 0) {
+      settled = true
+      break
+    }
     for (const v of pending) {
       const result = await keys.rewrapVersion(scopeId, v.version, targetKeyId, actor, onlyFrom)
       if (result?.wrappingKeyId === targetKeyId) rewrapped.push(v.version)
@@ -164,6 +168,15 @@ export async function rewrapScope(
   }
   // Postcondition: the scope is still under the target (no later switch overtook this one).
   await passOnIfMovedOn(keys, scopeId, targetKeyId, rewrapped, actor)
+  // Postcondition: a pass found nothing left to move; otherwise the switch is not done (the mark stays, so the
+  // caller must not disable the old key yet).
+  if (!settled) {
+    throw new KeyStoreError(
+      'CONFLICT',
+      `Scope "${scopeId}" still has versions outside ${targetKeyId} after ${MAX_PASSES} passes (new ones kept appearing under the old key).`,
+      'Run rewrap() again once the writers have picked up the new key (it resumes); do not disable the old key before it completes.',
+    )
+  }
 
   // Clear the mark (keep rootKeyId: new versions go under the new key).
   for (let race = 0; race < MAX_PASSES; race++) {

@@ -5,8 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { GenerateDataKeyCommand } from '@aws-sdk/client-kms'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { ConfigurationError, KeyDisabledError, KeyStoreError } from '../../src/errors/errors.js'
+import { bindingContext } from '../../src/scope/binding.js'
 import {
   FileKeyStore,
   KeyHierarchy,
@@ -199,6 +201,36 @@ describe.each(stores)('rewrap({ onlyFrom }) with the %s', (_name, makeStore) => 
     expect(await keysOf(inner, 's')).toEqual([c, c])
     expect((await inner.getScope('s'))?.rootKeyId).toBe(c)
     expect((await inner.getScope('s'))?.rewrap).toBeUndefined()
+  })
+
+  it('a switch that keeps finding new versions under the old key fails with CONFLICT and keeps its mark', async () => {
+    const inner = makeStore()
+    const h = hierarchy(inner)
+    await versions(h, 's', 1)
+    const [first] = await inner.listVersions('s')
+    let next = 100
+    // A stream of stale writers: every listing finds one more version under the old key.
+    const store = intercept(inner, {
+      listVersions: async (scopeId: string) => {
+        const list = await inner.listVersions(scopeId)
+        const version = next++
+        const { CiphertextBlob } = await kms.client().send(
+          new GenerateDataKeyCommand({
+            KeyId: root,
+            KeySpec: 'AES_256',
+            EncryptionContext: bindingContext(scopeId, version, first!.context),
+          }),
+        )
+        await inner.createVersion({ ...first!, version, wrappedKey: CiphertextBlob!, revision: 1 })
+        return list
+      },
+    })
+    const err = await conflict(hierarchy(store).rewrap('s', b, { onlyFrom: root }))
+    expect(err.message).toMatch(/still has versions outside/)
+    // Not reported as done: the mark stays (so the caller knows the switch is under way) and the audit has no
+    // rewrap-complete line.
+    expect((await inner.getScope('s'))?.rewrap?.targetKeyId).toBe(b)
+    expect((await inner.listAudit('s')).map((e) => e.action)).not.toContain('rewrap-complete')
   })
 
   it('leaves versions under a third key alone and reports them, even when that key is disabled', async () => {
