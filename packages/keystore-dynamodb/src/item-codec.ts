@@ -137,8 +137,11 @@ export function scopeFromItem(item: Item): ScopeRecord {
 }
 
 export function versionToItem(r: ScopeKeyVersion): Item {
-  const context: Item = {}
-  for (const [k, v] of Object.entries(r.context)) context[k] = s(v)
+  // A list of [key, value] pairs, not a map: the AWS SDK rebuilds maps by assignment, which loses a key such as
+  // "__proto__" (valid in an encryption context) on the way back.
+  const context: AttributeValue = {
+    L: Object.entries(r.context).map(([k, v]) => ({ L: [s(k), s(v)] })),
+  }
   return {
     pk: s(pk(r.scopeId)),
     sk: s(versionSk(r.version)),
@@ -150,7 +153,7 @@ export function versionToItem(r: ScopeKeyVersion): Item {
     windowStart: n(r.windowStart),
     windowEnd: r.windowEnd === null ? { NULL: true } : n(r.windowEnd),
     wrappingKeyId: s(r.wrappingKeyId),
-    context: { M: context },
+    context,
     revision: n(r.revision),
     ...(r.wrappedKey ? { wrappedKey: { B: Uint8Array.from(r.wrappedKey) } } : {}),
     ...(r.rewrappedAt === undefined ? {} : { rewrappedAt: n(r.rewrappedAt) }),
@@ -159,12 +162,16 @@ export function versionToItem(r: ScopeKeyVersion): Item {
 }
 
 export function versionFromItem(item: Item): ScopeKeyVersion {
-  const contextMap = item.context?.M
-  if (!contextMap) throw corrupt('context')
-  const context: Record<string, string> = {}
-  for (const [k, v] of Object.entries(contextMap)) {
-    if (v.S === undefined) throw corrupt('context')
-    context[k] = v.S
+  const pairs = item.context?.L
+  if (!pairs) throw corrupt('context')
+  const context: Record<string, string> = Object.create(null)
+  for (const pair of pairs) {
+    const [k, v] = pair.L ?? []
+    // Precondition: each entry is exactly [key, value], keys distinct.
+    if (pair.L?.length !== 2 || k?.S === undefined || v?.S === undefined || Object.hasOwn(context, k.S)) {
+      throw corrupt('context')
+    }
+    context[k.S] = v.S
   }
   const wrapped = item.wrappedKey?.B
   const rewrappedAt = optN(item, 'rewrappedAt')

@@ -4,6 +4,7 @@ import { DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
 import { KeyStoreError } from '@kms-envelope/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { describeKeyStoreContract, version } from '../../core/test/scope/key-store-contract.js'
+import { describeRewrapOnlyFrom } from '../../core/test/scope/rewrap-only-from-contract.js'
 import { createKeyStoreTable, DynamoDbKeyStore } from '../src/index.js'
 import { type RunningDynalite, startDynalite } from './start-dynalite.js'
 
@@ -24,6 +25,7 @@ async function freshStore(): Promise<DynamoDbKeyStore> {
 }
 
 describeKeyStoreContract('DynamoDbKeyStore (dynalite)', freshStore)
+describeRewrapOnlyFrom('DynamoDbKeyStore (dynalite)', freshStore)
 
 describe('DynamoDbKeyStore specifics', () => {
   it('createKeyStoreTable is idempotent and leaves an ACTIVE table with the pk/sk schema', async () => {

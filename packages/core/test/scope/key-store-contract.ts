@@ -172,6 +172,17 @@ export function describeKeyStoreContract(name: string, makeStore: () => Promise<
       ])
     })
 
+    it('round-trips context keys that are special in JavaScript ("__proto__", "constructor", empty values)', async () => {
+      const store = await makeStore()
+      const context = JSON.parse('{"__proto__":"p","constructor":"c","toString":"","a":"1"}') as Record<
+        string,
+        string
+      >
+      await store.createVersion(version('special', 1, { wrappedKey: new Uint8Array([1]), context }))
+      const read = await store.getVersion('special', 1)
+      expect(Object.entries(read!.context).sort()).toEqual(Object.entries(context).sort())
+    })
+
     it('round-trips any record (property)', async () => {
       const store = await makeStore()
       let n = 0
