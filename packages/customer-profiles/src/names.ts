@@ -167,3 +167,15 @@ export function objectContext(
     [OBJECT_ID_CONTEXT_KEY]: assertObjectId(objectId),
   }
 }
+
+/**
+ * @internal The key a record names for `objectType` itself (not the default), or undefined. An own-property
+ * lookup: object type names such as `constructor` or `__proto__` are valid and must not reach
+ * `Object.prototype`.
+ */
+export function ownObjectTypeKey(
+  objectTypeKeys: Readonly<Record<string, string>>,
+  objectType: string,
+): string | undefined {
+  return Object.hasOwn(objectTypeKeys, objectType) ? objectTypeKeys[objectType] : undefined
+}

@@ -1,6 +1,6 @@
 import { type Envelope, InvalidKeyError, KeyAccessDeniedError, KeyDisabledError } from '@kms-envelope/core'
 import { explainKeyError } from './grant-errors.js'
-import { assertObjectId, assertObjectType, objectContext } from './names.js'
+import { assertObjectId, assertObjectType, objectContext, ownObjectTypeKey } from './names.js'
 import type { DomainRecord, ProfileStore } from './profile-store.js'
 import { isDomainChanged } from './switch-guard.js'
 
@@ -115,7 +115,7 @@ export class ProfileDomain {
    */
   async keyFor(objectType: string): Promise<string> {
     const { record } = await this.#source.current()
-    return record.objectTypeKeys[assertObjectType(objectType)] ?? record.defaultKeyArn
+    return ownObjectTypeKey(record.objectTypeKeys, assertObjectType(objectType)) ?? record.defaultKeyArn
   }
 
   /**

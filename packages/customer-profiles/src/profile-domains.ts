@@ -21,6 +21,7 @@ import {
   DOMAIN_CONTEXT_KEY,
   MAX_DOMAIN_GENERATION,
   objectTypeOfScope,
+  ownObjectTypeKey,
   parseScopeId,
   scopeIdOf,
 } from './names.js'
@@ -293,7 +294,8 @@ export class ProfileDomains {
     const check =
       options.customerAccountId === undefined ? {} : { expectedAccountId: options.customerAccountId }
     const defaultKeyArn = (await validateCustomerKey(creator, options.defaultKeyArn, check)).arn
-    const objectTypeKeys: Record<string, string> = {}
+    // Null prototype: an object type may be named "__proto__" (assignment would set the prototype).
+    const objectTypeKeys: Record<string, string> = Object.create(null)
     for (const [type, arn] of overrides)
       objectTypeKeys[type] = (await validateCustomerKey(creator, arn, check)).arn
 
@@ -429,9 +431,13 @@ export class ProfileDomains {
     const current =
       objectType === undefined
         ? record.defaultKeyArn
-        : (record.objectTypeKeys[objectType] ?? record.defaultKeyArn)
+        : (ownObjectTypeKey(record.objectTypeKeys, objectType) ?? record.defaultKeyArn)
     const fromKeyArn = resumed ? pending.fromKeyArn : current
-    if (!resumed && current === toKeyArn && (objectType === undefined || record.objectTypeKeys[objectType])) {
+    if (
+      !resumed &&
+      current === toKeyArn &&
+      (objectType === undefined || ownObjectTypeKey(record.objectTypeKeys, objectType))
+    ) {
       return { domainName, objectType, fromKeyArn, toKeyArn, scopes: [], retiredGrantIds: [] }
     }
 
@@ -481,7 +487,7 @@ export class ProfileDomains {
         ? [scopeIdOf(domainName, objectType, record.generation)]
         : (await hierarchy.listScopes()).filter((id) => {
             const type = objectTypeOfScope(domainName, id, record.generation)
-            return type !== undefined && record.objectTypeKeys[type] === undefined
+            return type !== undefined && ownObjectTypeKey(record.objectTypeKeys, type) === undefined
           })
     const done = new Map<
       string,

@@ -32,7 +32,7 @@ import {
   KeyStoreError,
   type ScopeKeyVersion,
 } from '@kms-envelope/core'
-import { OBJECT_TYPE_CONTEXT_KEY } from './names.js'
+import { OBJECT_TYPE_CONTEXT_KEY, ownObjectTypeKey } from './names.js'
 import type { ProfileKeyring } from './profile-keyring.js'
 import type { DomainRecord, PendingKeySwitch } from './profile-store.js'
 
@@ -43,7 +43,7 @@ const changedSignals = new WeakSet<object>()
 
 /** The key `record` names for `objectType`: its own key, else the domain's default key. */
 export function keyOfType(record: DomainRecord, objectType: string): string {
-  return record.objectTypeKeys[objectType] ?? record.defaultKeyArn
+  return ownObjectTypeKey(record.objectTypeKeys, objectType) ?? record.defaultKeyArn
 }
 
 /** The switch in progress that moves `objectType`'s scope, if any. */
@@ -51,7 +51,7 @@ export function switchOfType(record: DomainRecord, objectType: string): PendingK
   const pending = record.pendingSwitch
   if (!pending) return undefined
   if (pending.objectType !== undefined) return pending.objectType === objectType ? pending : undefined
-  return record.objectTypeKeys[objectType] === undefined ? pending : undefined
+  return ownObjectTypeKey(record.objectTypeKeys, objectType) === undefined ? pending : undefined
 }
 
 /**

@@ -333,6 +333,31 @@ describe('per object type keys', () => {
   })
 })
 
+describe('object type names that are special in JavaScript', () => {
+  it('"constructor" and "__proto__" get their own keys; "toString" without one uses the default key', async () => {
+    const domainKey = await w.newKey('domain')
+    const ctorKey = await w.newKey('ctor')
+    const protoKey = await w.newKey('proto')
+    await w.domains.createDomain({
+      domainName: 'odd-names',
+      defaultKeyArn: domainKey,
+      objectTypeKeys: JSON.parse(`{"constructor":"${ctorKey}","__proto__":"${protoKey}"}`),
+      customerKms: w.customer,
+    })
+    const odd = await w.domains.domain('odd-names')
+    expect(await odd.keyFor('constructor')).toBe(ctorKey)
+    expect(await odd.keyFor('__proto__')).toBe(protoKey)
+    expect(await odd.keyFor('toString')).toBe(domainKey)
+    for (const type of ['constructor', '__proto__', 'toString']) await odd.putObject(type, 'x-1', order)
+    expect(await wrappingKeys('odd-names/constructor')).toEqual([ctorKey])
+    expect(await wrappingKeys('odd-names/__proto__')).toEqual([protoKey])
+    expect(await wrappingKeys('odd-names/toString')).toEqual([domainKey])
+    await odd.purge()
+    for (const type of ['constructor', '__proto__', 'toString'])
+      expect(await odd.getObject(type, 'x-1')).toEqual(order)
+  })
+})
+
 describe('switchKey', () => {
   it('switching the domain key keeps all data readable, and the old key is no longer needed', async () => {
     // Hour-long key windows on a controlled clock, so that one scope has two versions to re-wrap.

@@ -32,8 +32,8 @@ export function splitContext(context: Readonly<Record<string, string>>): {
   context: EncryptionContext
   reserved: EncryptionContext
 } {
-  const mine: Record<string, string> = {}
-  const reserved: Record<string, string> = {}
+  const mine: Record<string, string> = Object.create(null)
+  const reserved: Record<string, string> = Object.create(null)
   for (const [k, v] of Object.entries(context)) {
     if (k.startsWith(ESDK_RESERVED_PREFIX)) reserved[k] = v
     else mine[k] = v

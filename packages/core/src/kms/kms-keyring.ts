@@ -119,7 +119,8 @@ function isKeyArn(id: string): boolean {
 
 /** The pairs of `keys`; each must be in the context. */
 function pick(context: EncryptionContext, keys: readonly string[]): EncryptionContext {
-  const out: Record<string, string> = {}
+  // Null prototype: a key such as "__proto__" is an own pair, not the object's prototype.
+  const out: Record<string, string> = Object.create(null)
   for (const k of keys) {
     const v = context[k]
     // Precondition: every pair KMS binds is in the context.

@@ -592,6 +592,19 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
       ).toBe('a')
     })
 
+    it('a listed "__proto__" key is sent to KMS as a pair like any other', async () => {
+      simulate()
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['__proto__'] })
+      const context = JSON.parse('{"__proto__":"t1","record":"r-1"}') as Record<string, string>
+      const ct = await new Envelope({ keyring }).encrypt('x', { context })
+      const sent = kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input.EncryptionContext!
+      expect(Object.entries(sent)).toEqual([['__proto__', 't1']])
+      const reader = new Envelope({
+        keyring: new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['__proto__'] }),
+      })
+      expect(Buffer.from((await reader.decrypt(ct)).plaintext).toString()).toBe('x')
+    })
+
     it('a function may only select pairs of the context itself', async () => {
       simulate()
       const keyring = new KmsKeyring({
