@@ -142,11 +142,12 @@ async function serve(
   const body = await readBody(req, maxBodyBytes)
   if (body === undefined) return tooLarge(res, maxBodyBytes)
   const url = new URL(req.url ?? '/', 'http://local')
-  const headers: Record<string, string> = {}
+  // Null prototypes: header and parameter names such as `constructor` or `__proto__` are ordinary names.
+  const headers: Record<string, string> = Object.create(null)
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value
   }
-  const query: Record<string, string | string[]> = {}
+  const query: Record<string, string | string[]> = Object.create(null)
   for (const [name, value] of url.searchParams) {
     const existing = query[name]
     query[name] =

@@ -44,9 +44,10 @@ export class InProcessHandler implements HttpHandler<Record<string, never>> {
       error.name = 'AbortError'
       throw error
     }
-    const headers: Record<string, string> = {}
+    // Null prototypes: header and parameter names such as `constructor` or `__proto__` are ordinary names.
+    const headers: Record<string, string> = Object.create(null)
     for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value
-    const query: Record<string, string | string[]> = {}
+    const query: Record<string, string | string[]> = Object.create(null)
     for (const [name, value] of Object.entries(request.query ?? {})) {
       if (value !== null && value !== undefined) query[name] = value
     }

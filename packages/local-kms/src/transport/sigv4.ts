@@ -137,9 +137,10 @@ async function computeSignature(
   secretAccessKey: string,
   signingDate: Date,
 ): Promise<string> {
-  const headers: Record<string, string> = {}
+  // Null prototype, own lookups: a signed header named `constructor` or `__proto__` is an ordinary name.
+  const headers: Record<string, string> = Object.create(null)
   for (const name of auth.signedHeaders) {
-    const value = request.headers[name]
+    const value = Object.hasOwn(request.headers, name) ? request.headers[name] : undefined
     if (value !== undefined) headers[name] = value
   }
   const hostHeader = request.headers.host ?? ''

@@ -82,6 +82,19 @@ describe('SigV4 verification', () => {
     )
   })
 
+  it('a signed header named like an Object member (constructor) is an ordinary header', async () => {
+    const request = await signedRequest({
+      date: at(0),
+      extraHeaders: Object.fromEntries([['constructor', 'c']]),
+    })
+    expect(request.headers.authorization).toMatch(/SignedHeaders=[^,]*constructor/)
+    await expect(verify(request)).resolves.toEqual(TEST_CALLER)
+    // Dropped after signing: the signature no longer matches (not a crash on Object's own members).
+    const headers = Object.fromEntries(Object.entries(request.headers).filter(([h]) => h !== 'constructor'))
+    const err = await rejection({ ...request, headers })
+    expect(err.type).toBe('InvalidSignatureException')
+  })
+
   it('rejects a truncated signature', async () => {
     const request = await signedRequest({ date: at(0) })
     request.headers.authorization = request.headers.authorization!.slice(0, -2)
