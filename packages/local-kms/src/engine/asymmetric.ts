@@ -9,6 +9,7 @@ import {
   verify,
 } from 'node:crypto'
 import { fail, KmsServiceError } from './errors.js'
+import { ownValue } from './own.js'
 import type { KeyRecord } from './types.js'
 
 /**
@@ -41,7 +42,7 @@ export function publicKeyDer(key: KeyRecord): Buffer {
 }
 
 function oaepHash(key: KeyRecord, algorithm: string | undefined): string {
-  const hash = algorithm === undefined ? undefined : OAEP[algorithm]
+  const hash = algorithm === undefined ? undefined : ownValue(OAEP, algorithm)
   // Precondition: an asymmetric encryption names one of the key's RSAES-OAEP algorithms.
   if (!hash) {
     throw fail.keyUsage(

@@ -2,6 +2,7 @@
  * IAM condition operators as key policies use them: String*, Arn*, Bool, Null, with the `IfExists`
  * suffix and the `ForAllValues:` / `ForAnyValue:` set prefixes. Internal.
  */
+import { ownValue } from './own.js'
 
 /** Resolves a condition key (lower-cased) to its values in the request, or undefined when absent. */
 export type ConditionLookup = (key: string) => string[] | undefined
@@ -56,7 +57,7 @@ export function validateConditionBlock(block: unknown): void {
       .replace(/^for(allvalues|anyvalue):/, '')
       .replace(/ifexists$/, '')
     // Precondition: the operator is one the engine evaluates.
-    if (base !== 'null' && !COMPARATORS[base])
+    if (base !== 'null' && !ownValue(COMPARATORS, base))
       throw new UnknownOperatorError(`Unsupported condition operator ${op}.`)
     if (typeof entries !== 'object' || entries === null)
       throw new UnknownOperatorError(`Condition ${op} must be an object.`)
@@ -89,7 +90,7 @@ export function evaluateConditions(
         if (wantAbsent !== absent) return false
         continue
       }
-      const cmp = COMPARATORS[op]
+      const cmp = ownValue(COMPARATORS, op)
       if (!cmp) return false
       const matchesOne = (r: string) => policyValues.some((p) => cmp.compare(p, r))
       if (set === 'all') {

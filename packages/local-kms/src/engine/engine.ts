@@ -16,6 +16,7 @@ import { grantOperations } from './operations/grants.js'
 import { keyOperations } from './operations/keys.js'
 import { rotationOperations } from './operations/rotation.js'
 import { taggingOperations } from './operations/tagging.js'
+import { ownValue } from './own.js'
 import { principalAccount } from './policy.js'
 import { applySeed, DEFAULT_SEED, loadSeed, type SeedFile } from './seed.js'
 import { deserializeState, type MaterialProtection, serializeState } from './snapshot.js'
@@ -347,7 +348,7 @@ export class LocalKmsEngine {
         ? input.GrantTokens.filter((t): t is string => typeof t === 'string')
         : [],
     }
-    const op = OPERATIONS[operation]
+    const op = ownValue(OPERATIONS, operation)
     try {
       if (this.closed)
         throw new KmsServiceError('KMSInternalException', 'The local KMS engine is closed.', 500)

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KmsServiceError } from './errors.js'
+import { ownValue } from './own.js'
 
 /**
  * The errors a fault rule can inject: `ThrottlingException` (400), `KMSInternalException` (500),
@@ -60,7 +61,7 @@ export class FaultSwitch {
     // Precondition: a rule injects an error, a delay, or both.
     if (rule.error === undefined && rule.delayMs === undefined)
       throw new TypeError('A fault rule needs error and/or delayMs.')
-    if (rule.error !== undefined && !ERRORS[rule.error])
+    if (rule.error !== undefined && !ownValue(ERRORS, rule.error))
       throw new TypeError(`Unknown fault error ${String(rule.error)}.`)
     if (rule.delayMs !== undefined && (!Number.isFinite(rule.delayMs) || rule.delayMs < 0))
       throw new TypeError('delayMs must be >= 0.')

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { fail } from './errors.js'
+import { ownValue } from './own.js'
 import { defaultPolicy, parsePolicy } from './policy.js'
 import type { EngineState } from './state.js'
 import type { KeyRecord, KeyState } from './types.js'
@@ -31,7 +32,7 @@ export function newMaterial(keySpec: string): Buffer {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: Number(keySpec.slice(4)) })
     return privateKey.export({ format: 'der', type: 'pkcs8' })
   }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: CURVES[keySpec] as string })
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: ownValue(CURVES, keySpec) as string })
   return privateKey.export({ format: 'der', type: 'pkcs8' })
 }
 
@@ -51,7 +52,7 @@ export interface NewKeyParams {
 /** Validate parameters and build a key record (not yet stored). Throws KMS errors. */
 export function newKeyRecord(state: EngineState, params: NewKeyParams, now: number): KeyRecord {
   const keySpec = params.keySpec ?? 'SYMMETRIC_DEFAULT'
-  const usages = KEY_SPECS[keySpec]
+  const usages = ownValue(KEY_SPECS, keySpec)
   // Precondition: a key spec the engine supports.
   if (!usages) throw fail.unsupported(`KeySpec ${keySpec} is not supported by the local KMS.`)
   const keyUsage = params.keyUsage ?? usages[0]!

@@ -7,6 +7,7 @@ import { newGrantToken } from './grant-token.js'
 import { canHoldIdentityPolicies } from './identity.js'
 import { type IdentityPolicy, parseIdentityPolicy } from './identity-policy.js'
 import { KEY_SPECS, newKeyRecord } from './key-factory.js'
+import { ownValue } from './own.js'
 import { principalAccount } from './policy.js'
 import type { EngineState } from './state.js'
 import type { GrantConstraints } from './types.js'
@@ -321,7 +322,7 @@ export function validateSeed(raw: unknown): asserts raw is SeedFile {
     if (!KEY_ID.test(str(k, 'keyId', p, true) as string))
       throw bad(`${p}.keyId`, 'must be 1-128 letters, digits or -')
     const spec = str(k, 'keySpec', p, false)
-    if (spec !== undefined && !KEY_SPECS[spec])
+    if (spec !== undefined && !ownValue(KEY_SPECS, spec))
       throw bad(`${p}.keySpec`, `must be one of ${Object.keys(KEY_SPECS).join(', ')}`)
     str(k, 'keyUsage', p, false)
     if (k.description !== undefined && typeof k.description !== 'string')

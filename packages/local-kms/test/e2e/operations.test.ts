@@ -833,6 +833,170 @@ describe.each(TRANSPORTS)('local KMS over $name', (transport) => {
     })
   })
 
+  describe("names special in JavaScript ('__proto__', 'constructor', 'toString') are ordinary strings", () => {
+    /** A context with these keys as own pairs (a `{ __proto__: ... }` literal would set the prototype). */
+    const ownPairs = (pairs: [string, string][]): Record<string, string> => Object.fromEntries(pairs)
+
+    it('Encrypt / Decrypt bind a context keyed __proto__ and constructor like any other', async () => {
+      const arn = await newKey()
+      const context = ownPairs([
+        ['__proto__', 'x'],
+        ['constructor', 'y'],
+      ])
+      const { CiphertextBlob } = await admin.send(
+        new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('secret'), EncryptionContext: context }),
+      )
+      const dec = await admin.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context }))
+      expect(text(dec.Plaintext)).toBe('secret')
+      const wrong = [
+        ownPairs([['constructor', 'y']]),
+        ownPairs([['__proto__', 'x']]),
+        ownPairs([
+          ['__proto__', 'x'],
+          ['constructor', 'other'],
+        ]),
+        {},
+      ]
+      for (const EncryptionContext of wrong) {
+        const err = await failure(admin.send(new DecryptCommand({ CiphertextBlob, EncryptionContext })))
+        expect(err.name).toBe('InvalidCiphertextException')
+      }
+    })
+
+    it('a grant constrained by EncryptionContextEquals { constructor } allows exactly that context', async () => {
+      const arn = await newKey()
+      const service = as('service')
+      await admin.send(
+        new CreateGrantCommand({
+          KeyId: arn,
+          GranteePrincipal: SERVICE_ROLE,
+          Operations: ['GenerateDataKey'],
+          Constraints: { EncryptionContextEquals: ownPairs([['constructor', 'c']]) },
+        }),
+      )
+      await admin.send(
+        new CreateGrantCommand({
+          KeyId: arn,
+          GranteePrincipal: SERVICE_ROLE,
+          Operations: ['Encrypt'],
+          Constraints: { EncryptionContextSubset: ownPairs([['toString', 't']]) },
+        }),
+      )
+      const gdk = (EncryptionContext: Record<string, string>) =>
+        service.send(new GenerateDataKeyCommand({ KeyId: arn, KeySpec: 'AES_256', EncryptionContext }))
+      const ok = await gdk(ownPairs([['constructor', 'c']]))
+      expect(ok.Plaintext).toHaveLength(32)
+      const refused = [
+        {},
+        ownPairs([['constructor', 'other']]),
+        ownPairs([['other', 'c']]),
+        ownPairs([
+          ['constructor', 'c'],
+          ['toString', 't'],
+        ]),
+      ]
+      for (const context of refused) expect((await failure(gdk(context))).name).toBe('AccessDeniedException')
+      const encrypt = (EncryptionContext: Record<string, string>) =>
+        service.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('p'), EncryptionContext }))
+      await encrypt(
+        ownPairs([
+          ['toString', 't'],
+          ['tenant', 'acme'],
+        ]),
+      )
+      for (const context of [{}, ownPairs([['toString', 'other']]), ownPairs([['valueOf', 't']])])
+        expect((await failure(encrypt(context))).name).toBe('AccessDeniedException')
+      const grants = await admin.send(new ListGrantsCommand({ KeyId: arn }))
+      expect(grants.Grants?.map((g) => g.Constraints)).toEqual(
+        expect.arrayContaining([
+          { EncryptionContextEquals: { constructor: 'c' } },
+          { EncryptionContextSubset: { toString: 't' } },
+        ]),
+      )
+    })
+
+    it('a key policy condition on kms:EncryptionContext:constructor sees only the request context', async () => {
+      const arn = await newKey()
+      const policy = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${CUSTOMER}:root` },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'kms:Encrypt',
+            Resource: '*',
+            Condition: { Null: { 'kms:EncryptionContext:constructor': 'true' } },
+          },
+        ],
+      }
+      await admin.send(
+        new PutKeyPolicyCommand({ KeyId: arn, PolicyName: 'default', Policy: JSON.stringify(policy) }),
+      )
+      const encrypt = (EncryptionContext: Record<string, string>) =>
+        admin.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('p'), EncryptionContext }))
+      expect((await failure(encrypt({ tenant: 'acme' }))).name).toBe('AccessDeniedException')
+      await encrypt(ownPairs([['constructor', 'y']]))
+    })
+
+    it('a policy operator named like an Object member is MalformedPolicyDocumentException', async () => {
+      const arn = await newKey()
+      for (const operator of ['constructor', 'toString', '__proto__', 'hasOwnPropertyIfExists']) {
+        const policy = JSON.stringify({
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: `arn:aws:iam::${CUSTOMER}:root` },
+              Action: 'kms:*',
+              Resource: '*',
+              Condition: { [operator]: { 'kms:EncryptionContext:a': 'b' } },
+            },
+          ],
+        })
+        const err = await failure(
+          admin.send(new PutKeyPolicyCommand({ KeyId: arn, PolicyName: 'default', Policy: policy })),
+        )
+        expect(err.name).toBe('MalformedPolicyDocumentException')
+      }
+      // The key is still usable: the refused policies were not stored.
+      await admin.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('p') }))
+    })
+
+    it('tag keys and enum members named like Object members are ordinary strings', async () => {
+      const arn = await newKey({ Tags: [{ TagKey: 'constructor', TagValue: 'c' }] })
+      await admin.send(new TagResourceCommand({ KeyId: arn, Tags: [{ TagKey: '__proto__', TagValue: 'p' }] }))
+      const tags = await admin.send(new ListResourceTagsCommand({ KeyId: arn }))
+      expect(tags.Tags).toEqual(
+        expect.arrayContaining([
+          { TagKey: 'constructor', TagValue: 'c' },
+          { TagKey: '__proto__', TagValue: 'p' },
+        ]),
+      )
+      for (const KeySpec of ['constructor', 'toString', '__proto__']) {
+        const err = await failure(admin.send(new CreateKeyCommand({ KeySpec: KeySpec as 'RSA_2048' })))
+        expect(err.$metadata.httpStatusCode).toBe(400)
+      }
+      const rsa = await newKey({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' })
+      for (const EncryptionAlgorithm of ['constructor', 'toString', '__proto__']) {
+        const err = await failure(
+          admin.send(
+            new EncryptCommand({
+              KeyId: rsa,
+              Plaintext: Buffer.from('p'),
+              EncryptionAlgorithm: EncryptionAlgorithm as 'RSAES_OAEP_SHA_256',
+            }),
+          ),
+        )
+        expect(err.name).toBe('InvalidKeyUsageException')
+      }
+    })
+  })
+
   describe('authentication', () => {
     it('unknown access key, wrong secret, wrong region: the SDK sees the real errors', async () => {
       const unknown = new KMSClient({

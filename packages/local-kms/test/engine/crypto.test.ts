@@ -338,6 +338,9 @@ describe('GenerateDataKey, ReEncrypt, GenerateRandom, DryRun', () => {
 
   it('unknown operations and non-object input are refused', async () => {
     await rejects(w.call(w.root, 'Frobnicate'), 'UnknownOperationException')
+    // Names of Object's own members are not operations either (they are not 500s).
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__'])
+      await rejects(w.call(w.root, name), 'UnknownOperationException')
     await rejects(
       w.engine.call('ListKeys', [] as unknown as Record<string, unknown>, w.root),
       'SerializationException',

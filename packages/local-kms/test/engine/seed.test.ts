@@ -128,6 +128,10 @@ describe('seed', () => {
         /keys\[0\]\.keySpec/,
       ],
       [
+        { accounts: [], keys: [{ account: '111122223333', keyId: 'k', keySpec: 'constructor' }] },
+        /keys\[0\]\.keySpec/,
+      ],
+      [
         { accounts: [], keys: [{ account: '111122223333', keyId: 'k', policy: '{bad' }] },
         /keys\[0\] is refused/,
       ],
