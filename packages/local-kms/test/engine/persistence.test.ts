@@ -90,6 +90,35 @@ describe('persistence', () => {
     await e.close()
   })
 
+  it("grant constraints keyed '__proto__' / 'constructor' survive a reopen as ordinary pairs", async () => {
+    const d = dir()
+    let e = await LocalKmsEngine.open({ dataDir: d, seed: twoAccountSeed })
+    const root = e.resolveAccessKey('test')!.caller
+    const arn = ((await e.call('CreateKey', {}, root)).KeyMetadata as { Arn: string }).Arn
+    const equals = JSON.parse('{"__proto__":"p","constructor":"c"}') as Record<string, string>
+    await e.call(
+      'CreateGrant',
+      {
+        KeyId: arn,
+        GranteePrincipal: SERVICE_ROLE,
+        Operations: ['Encrypt'],
+        Constraints: { EncryptionContextEquals: equals },
+      },
+      root,
+    )
+    await e.close()
+    e = await LocalKmsEngine.open({ dataDir: d, seed: twoAccountSeed })
+    const svc = e.resolveAccessKey('svc')!.caller
+    const { Grants } = await e.call('ListGrants', { KeyId: arn }, e.resolveAccessKey('test')!.caller)
+    expect(JSON.stringify(Grants[0].Constraints)).toBe(JSON.stringify({ EncryptionContextEquals: equals }))
+    await e.call('Encrypt', { KeyId: arn, Plaintext: b64('x'), EncryptionContext: equals }, svc)
+    await rejects(
+      e.call('Encrypt', { KeyId: arn, Plaintext: b64('x'), EncryptionContext: { constructor: 'c' } }, svc),
+      'AccessDeniedException',
+    )
+    await e.close()
+  })
+
   it('a second open of a locked directory is refused with a clear error; a stale lock of a dead process is taken over', async () => {
     const d = dir()
     const e = await LocalKmsEngine.open({ dataDir: d })
