@@ -73,5 +73,6 @@ const BY_CODE: Readonly<Record<string, ExitCode>> = {
  * ```
  */
 export function exitCodeFor(code: string | undefined): ExitCode {
-  return (code !== undefined && BY_CODE[code]) || ExitCode.Internal
+  // Own entries only: a code such as `constructor` is unknown, not Object's constructor.
+  return (code !== undefined && Object.hasOwn(BY_CODE, code) && BY_CODE[code]) || ExitCode.Internal
 }

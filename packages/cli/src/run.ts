@@ -94,6 +94,11 @@ function reportError(stderr: CliIo['stderr'], err: unknown, verbose: boolean): n
   return ExitCode.Internal
 }
 
+/** The command of that name; own entries only, so `constructor` or `toString` name no command. */
+function commandNamed(name: string): (typeof COMMANDS)[string] | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+}
+
 /**
  * Run the CLI with `argv` (without `node` and the script path) against `io`; resolves to the exit code.
  * Never throws and never calls `process.exit`: errors are printed on `io.stderr` as
@@ -126,10 +131,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     if (command === 'help') {
       const topic = rest.find((a) => !a.startsWith('-'))
-      io.stdout.write(topic && COMMANDS[topic] ? COMMANDS[topic].help : MAIN_HELP)
+      io.stdout.write((topic !== undefined && commandNamed(topic)?.help) || MAIN_HELP)
       return ExitCode.Ok
     }
-    const entry = COMMANDS[command]
+    const entry = commandNamed(command)
     if (!entry)
       throw new UsageError(`Unknown command "${command}".`, 'Use one of: encrypt, decrypt, inspect, scope.')
     await entry.run(

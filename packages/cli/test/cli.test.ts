@@ -65,11 +65,20 @@ describe('usage', () => {
       expect(a.out).toContain(`Usage: kms-envelope ${cmd}`)
       expect((await cli(['help', cmd])).out).toBe(a.out)
     }
+    // A topic named like an Object member is no command: the tool's help.
+    for (const topic of ['constructor', 'toString', '__proto__']) {
+      const r = await cli(['help', topic])
+      expect(r.code).toBe(0)
+      expect(r.out).toBe((await cli(['--help'])).out)
+    }
   })
 
   it.each([
     [[], /No command given/],
     [['frobnicate'], /Unknown command "frobnicate"/],
+    [['constructor'], /Unknown command "constructor"/],
+    [['toString'], /Unknown command "toString"/],
+    [['__proto__'], /Unknown command "__proto__"/],
     [['encrypt', '--key', 'alias/x', '--bogus'], /Unknown option '--bogus'/],
     [['encrypt'], /encrypt needs --key/],
     [['encrypt', '--key', 'alias/x', '--context', 'tenant'], /--context expects key=value, got "tenant"/],
@@ -182,6 +191,38 @@ describe('encrypt → inspect → decrypt', () => {
     expect(readFileSync(p('back.bin')).equals(plain)).toBe(true)
     expect(statSync(p('back.bin')).mode & 0o777).toBe(0o600)
     expect(t.files()).toEqual(['back.bin', 'msg.kenv', 'plain.bin']) // no temp files left
+  })
+
+  it("context keys '__proto__' and 'constructor' are ordinary pairs: bound, shown, expected", async () => {
+    const plain = randomBytes(1000)
+    await encryptFile(plain, ['__proto__=x', 'constructor=y'])
+    const info = await cli(['inspect', '--in', p('msg.kenv'), '--json'])
+    expect(JSON.stringify((JSON.parse(info.out) as { context: unknown }).context)).toBe(
+      '{"__proto__":"x","constructor":"y"}',
+    )
+    const decrypt = (expect: string[]) =>
+      cli(
+        [
+          'decrypt',
+          ...kmsArgs(),
+          '--key',
+          h.keyArn,
+          ...expect.flatMap((e) => ['--expect', e]),
+          '--in',
+          p('msg.kenv'),
+          '--out',
+          p('back.bin'),
+          '--force',
+        ],
+        { env: h.env },
+      )
+    const ok = await decrypt(['__proto__=x', 'constructor=y'])
+    expect(ok.err).toBe('')
+    expect(readFileSync(p('back.bin')).equals(plain)).toBe(true)
+    for (const wrong of [['__proto__=other'], ['constructor=other'], ['toString=y']]) {
+      const r = await decrypt(wrong)
+      expect(r.code, wrong.join(' ')).toBe(ExitCode.ContextMismatch)
+    }
   })
 
   it('stdin → stdout both ways', async () => {
@@ -523,6 +564,8 @@ describe('terminal safety and helpers', () => {
     expect(exitCodeFor('ERR_KEY_ACCESS_DENIED')).toBe(8)
     expect(exitCodeFor('ERR_KMS_UNAVAILABLE')).toBe(9)
     expect(exitCodeFor('ERR_SOMETHING_NEW')).toBe(1)
+    for (const code of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+      expect(exitCodeFor(code)).toBe(ExitCode.Internal)
     expect(new Set(Object.values(ExitCode)).size).toBe(Object.values(ExitCode).length)
   })
 })
