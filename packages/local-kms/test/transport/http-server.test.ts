@@ -32,11 +32,17 @@ interface RawResponse {
 }
 function raw(
   endpoint: string,
-  init: { method?: string; headers?: Record<string, string>; body?: Buffer | string; agent?: Agent },
+  init: {
+    method?: string
+    headers?: Record<string, string>
+    body?: Buffer | string
+    agent?: Agent
+    search?: string
+  },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      `${endpoint}/`,
+      `${endpoint}/${init.search ?? ''}`,
       { method: init.method ?? 'POST', headers: init.headers, agent: init.agent },
       (res) => {
         const chunks: Buffer[] = []
@@ -118,6 +124,31 @@ describe('HTTP server', () => {
     expect(JSON.parse(unsigned.body).__type).toBe('MissingAuthenticationTokenException')
     const get = await raw(server.endpoint, { method: 'GET' })
     expect(get.status).toBe(404)
+  })
+
+  it("query parameters and headers named 'constructor' are ordinary names in the signature", async () => {
+    const server = await start()
+    const request = await signedRequest({
+      query: Object.fromEntries([['constructor', '1']]),
+      extraHeaders: Object.fromEntries([
+        ['host', `127.0.0.1:${server.port}`],
+        ['constructor', 'c'],
+      ]),
+    })
+    const res = await raw(server.endpoint, {
+      headers: request.headers,
+      body: request.body,
+      search: '?constructor=1',
+    })
+    expect(JSON.parse(res.body).__type).toBeUndefined()
+    expect(res.status).toBe(200)
+    // Another value than the signed one is a signature mismatch, not an internal error.
+    const other = await raw(server.endpoint, {
+      headers: request.headers,
+      body: request.body,
+      search: '?constructor=2',
+    })
+    expect(JSON.parse(other.body).__type).toBe('InvalidSignatureException')
   })
 
   it('keeps connections alive between requests', async () => {

@@ -13,6 +13,8 @@ export interface SignOptions {
   service?: string
   date?: Date
   extraHeaders?: Record<string, string>
+  /** Query parameters, signed (KMS clients send none; the server must still verify them). */
+  query?: Record<string, string>
 }
 
 export async function signedRequest(options: SignOptions = {}): Promise<WireRequest> {
@@ -23,6 +25,7 @@ export async function signedRequest(options: SignOptions = {}): Promise<WireRequ
     hostname: '127.0.0.1',
     port: 4599,
     path: '/',
+    ...(options.query ? { query: options.query } : {}),
     headers: {
       host: '127.0.0.1:4599',
       'content-type': 'application/x-amz-json-1.1',
@@ -44,7 +47,13 @@ export async function signedRequest(options: SignOptions = {}): Promise<WireRequ
   const signed = await signer.sign(request, { signingDate: options.date ?? new Date() })
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(signed.headers)) headers[k.toLowerCase()] = v
-  return { method: 'POST', path: '/', headers, body: Buffer.from(body) }
+  return {
+    method: 'POST',
+    path: '/',
+    ...(options.query ? { query: { ...options.query } } : {}),
+    headers,
+    body: Buffer.from(body),
+  }
 }
 
 export function parse(body: Buffer): Record<string, unknown> {
