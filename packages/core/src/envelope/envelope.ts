@@ -115,6 +115,19 @@ function checkFrameLength(frameLength: number): number {
 }
 
 /**
+ * Cache keys of a keyring with `dataKeyScope` (one place, so `purge({ scope })` matches what it caches):
+ * encrypt side, the keyring's partition and the scope; decrypt side, the scope and the data key's identity
+ * (with an empty identity: the prefix of all of a scope's decrypt keys).
+ */
+function scopedEncryptKey(partition: string, scope: string): string {
+  return `${partition}\u0001${scope}`
+}
+
+function scopedDecryptKey(scope: string, dataKeyIdentity: string): string {
+  return `\u0001${scope}\u0000${dataKeyIdentity}`
+}
+
+/**
  * Envelope encryption: each message is encrypted with AES-256-GCM under a per-message key derived from a
  * data key, which the keyring wraps under KMS (or a scope key). Data keys are cached within limits, so
  * most messages cost no KMS call. Messages follow docs/FORMAT.md.
@@ -367,8 +380,8 @@ export class Envelope {
         'Call purge() with no argument to drop every cached data key.',
       )
     }
-    const encryptKey = `${this.#keyring.partition}\u0001${scope}`
-    const decryptPrefix = `\u0001${scope}\u0000`
+    const encryptKey = scopedEncryptKey(this.#keyring.partition, scope)
+    const decryptPrefix = scopedDecryptKey(scope, '')
     this.#cache.purge((key) => key === encryptKey || key.startsWith(decryptPrefix))
   }
 
@@ -380,13 +393,13 @@ export class Envelope {
     const scope = this.#keyring.dataKeyScope?.(context)
     return scope === undefined
       ? `${this.#keyring.partition}\u0000${contextId}`
-      : `${this.#keyring.partition}\u0001${scope}`
+      : scopedEncryptKey(this.#keyring.partition, scope)
   }
 
   /** Decrypt-side cache key: wrapped keys, commitment and context, or the context's data-key scope instead. */
   #identity(header: MessageHeader): string {
     const scope = this.#keyring.dataKeyScope?.(header.context)
-    return scope === undefined ? header.keyIdentity : `\u0001${scope}\u0000${header.dataKeyIdentity}`
+    return scope === undefined ? header.keyIdentity : scopedDecryptKey(scope, header.dataKeyIdentity)
   }
 
   async #generate(context: EncryptionContext) {
