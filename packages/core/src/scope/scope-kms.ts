@@ -44,10 +44,7 @@ const secured = new WeakMap<KMSClient, Promise<void>>()
 function secure(client: KMSClient): Promise<void> {
   let check = secured.get(client)
   if (!check) {
-    check =
-      (client as { config?: unknown }).config === undefined
-        ? Promise.resolve()
-        : assertSecureKmsEndpoint(client)
+    check = assertSecureKmsEndpoint(client)
     secured.set(client, check)
   }
   return check
