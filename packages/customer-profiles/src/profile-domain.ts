@@ -1,8 +1,8 @@
 import { type Envelope, InvalidKeyError, KeyAccessDeniedError, KeyDisabledError } from '@kms-envelope/core'
 import { explainKeyError } from './grant-errors.js'
-import { assertObjectId, assertObjectType, objectContext, ownObjectTypeKey } from './names.js'
+import { assertObjectId, assertObjectType, objectContext } from './names.js'
 import type { DomainRecord, ProfileStore } from './profile-store.js'
-import { isDomainChanged } from './switch-guard.js'
+import { isDomainChanged, keyOfType } from './switch-guard.js'
 
 /** Reloads of the domain record within one operation (each after the record changed). */
 const MAX_RELOADS = 3
@@ -115,7 +115,7 @@ export class ProfileDomain {
    */
   async keyFor(objectType: string): Promise<string> {
     const { record } = await this.#source.current()
-    return ownObjectTypeKey(record.objectTypeKeys, assertObjectType(objectType)) ?? record.defaultKeyArn
+    return keyOfType(record, assertObjectType(objectType))
   }
 
   /**

@@ -28,7 +28,7 @@ import {
 import { type DomainRuntime, ProfileDomain } from './profile-domain.js'
 import { ProfileKeyring } from './profile-keyring.js'
 import type { DomainGrant, DomainRecord, ProfileStore } from './profile-store.js'
-import { SwitchSafeKeyring } from './switch-guard.js'
+import { keyOfType, SwitchSafeKeyring } from './switch-guard.js'
 
 const PRINCIPAL = /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):.+$/
 const MAX_GRANT_TOKENS = 10
@@ -428,10 +428,7 @@ export class ProfileDomains {
         'Run that switchKey() again to finish it first.',
       )
     }
-    const current =
-      objectType === undefined
-        ? record.defaultKeyArn
-        : (ownObjectTypeKey(record.objectTypeKeys, objectType) ?? record.defaultKeyArn)
+    const current = objectType === undefined ? record.defaultKeyArn : keyOfType(record, objectType)
     const fromKeyArn = resumed ? pending.fromKeyArn : current
     if (
       !resumed &&
