@@ -486,14 +486,7 @@ export class ProfileDomains {
             const type = objectTypeOfScope(domainName, id, record.generation)
             return type !== undefined && ownObjectTypeKey(record.objectTypeKeys, type) === undefined
           })
-    const done = new Map<
-      string,
-      {
-        rewrapped: number[]
-        alreadyDone: number[]
-        leftUnder: Array<{ version: number; wrappingKeyId: string }>
-      }
-    >()
+    const done = new Map<string, Omit<SwitchKeyResult['scopes'][number], 'scopeId'>>()
     // Settled: marked with the new key, and no active version under the old one. A version under a third
     // key (left behind by an earlier switch: it holds no data) is reported, not moved.
     const settled = async (scopeId: string): Promise<boolean> => {
