@@ -47,7 +47,7 @@ export function keyOfType(record: DomainRecord, objectType: string): string {
 }
 
 /** The switch in progress that moves `objectType`'s scope, if any. */
-export function switchOfType(record: DomainRecord, objectType: string): PendingKeySwitch | undefined {
+function switchOfType(record: DomainRecord, objectType: string): PendingKeySwitch | undefined {
   const pending = record.pendingSwitch
   if (!pending) return undefined
   if (pending.objectType !== undefined) return pending.objectType === objectType ? pending : undefined
@@ -66,7 +66,7 @@ export function switchOfType(record: DomainRecord, objectType: string): PendingK
  *   the old key (by an earlier switch) existed before, so it is listed. A scope that follows the default
  *   key may have been created after the listing, so a version of it under the old key is refused.
  */
-export function mayEncryptUnder(
+function mayEncryptUnder(
   record: DomainRecord,
   objectType: string,
   wrappingKeyId: string,
@@ -84,7 +84,7 @@ export function mayEncryptUnder(
  * The error that tells {@link ProfileDomain} to reload the domain record and retry: the record changed
  * while this process was using an older one. Reaches the caller only if the record keeps changing.
  */
-export function domainChanged(domainName: string, had: number, now: number | undefined): KeyStoreError {
+function domainChanged(domainName: string, had: number, now: number | undefined): KeyStoreError {
   const err = new KeyStoreError(
     'CONFLICT',
     now === undefined
