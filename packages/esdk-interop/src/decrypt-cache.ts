@@ -9,6 +9,7 @@ import {
   type NodeMaterialsManager,
 } from '@aws-crypto/client-node'
 import { ConfigurationError } from '@kms-envelope/core'
+import { refuseEncryption } from './guard.js'
 
 /**
  * Limits of the data-key cache of an {@link EsdkReader} (the ESDK's own local cache and caching materials
@@ -212,14 +213,6 @@ function requestIdentity({ suite, encryptedDataKeys, encryptionContext }: NodeDe
     ]),
     Object.entries(encryptionContext).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   ])
-}
-
-/** A reader never encrypts: encryption (and branch key) materials have no place in its cache. */
-function refuseEncryption(): never {
-  throw new ConfigurationError(
-    'The EsdkReader cache holds decryption materials only.',
-    'Encrypt ESDK messages with EsdkWriter.',
-  )
 }
 
 function positive(name: string, value: unknown): number {

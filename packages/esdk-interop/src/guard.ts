@@ -55,6 +55,17 @@ export function allowedEdk(policy: KeyPolicy, providerId: string, providerInfo: 
 }
 
 /**
+ * @internal A reader never encrypts: what its materials managers and cache answer to a request for encryption
+ * (or branch key) materials.
+ */
+export function refuseEncryption(): never {
+  throw new ConfigurationError(
+    'EsdkReader only decrypts.',
+    'Encrypt ESDK messages with EsdkWriter, kms-envelope messages with Envelope.',
+  )
+}
+
+/**
  * @internal The ESDK materials manager of one reader operation. It sits in front of the backing manager (the
  * ESDK's caching manager, or its default one when the reader does not cache) and, for every message, before
  * any KMS call and before any cached data key is handed out, checks the expected context (ignoring
@@ -77,10 +88,7 @@ export class GuardedMaterialsManager implements NodeMaterialsManager {
   ) {}
 
   async getEncryptionMaterials(): Promise<NodeEncryptionMaterial> {
-    throw new ConfigurationError(
-      'EsdkReader only decrypts.',
-      'Encrypt ESDK messages with EsdkWriter, kms-envelope messages with Envelope.',
-    )
+    refuseEncryption()
   }
 
   async decryptMaterials(request: NodeDecryptionRequest): Promise<NodeDecryptionMaterial> {
