@@ -109,8 +109,10 @@ describe('persistence', () => {
     await e.close()
     e = await LocalKmsEngine.open({ dataDir: d, seed: twoAccountSeed })
     const svc = e.resolveAccessKey('svc')!.caller
-    const { Grants } = await e.call('ListGrants', { KeyId: arn }, e.resolveAccessKey('test')!.caller)
-    expect(JSON.stringify(Grants[0].Constraints)).toBe(JSON.stringify({ EncryptionContextEquals: equals }))
+    const { Grants } = (await e.call('ListGrants', { KeyId: arn }, e.resolveAccessKey('test')!.caller)) as {
+      Grants: { Constraints: unknown }[]
+    }
+    expect(JSON.stringify(Grants[0]!.Constraints)).toBe(JSON.stringify({ EncryptionContextEquals: equals }))
     await e.call('Encrypt', { KeyId: arn, Plaintext: b64('x'), EncryptionContext: equals }, svc)
     await rejects(
       e.call('Encrypt', { KeyId: arn, Plaintext: b64('x'), EncryptionContext: { constructor: 'c' } }, svc),
