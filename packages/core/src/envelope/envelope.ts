@@ -357,31 +357,42 @@ export class Envelope {
   }
 
   /**
-   * Drop cached data keys now, zeroizing each as soon as no operation uses it: all of them, or only those of
-   * one scope (`{ scope }`, for keyrings with `dataKeyScope`, e.g. after `KeyHierarchy#destroyScope`), so
-   * other scopes keep their warm keys.
+   * Drop cached data keys now, zeroizing each as soon as no operation uses it: all of them, or only those that
+   * serve one scope, so other scopes keep their warm keys. Name it by `{ scope }` (a scope keyring's scope id,
+   * e.g. after `KeyHierarchy#destroyScope`) or by `{ context }` (any context of that scope: for a scope keyring
+   * one naming the scope, for a `KmsKeyring` with `kmsContext` one with the pairs KMS binds). Only for keyrings
+   * whose data keys are per scope (`Keyring.dataKeyScope`); with others call `purge()`.
    *
    * @example
    * ```ts
    * await hierarchy.destroyScope('tenant-42', { reason: 'account closed' })
    * envelope.purge({ scope: 'tenant-42' }) // in every process that encrypts or decrypts for it
+   * perTenant.purge({ context: { tenant: 'acme' } }) // a KmsKeyring with kmsContext: ['tenant']
    * ```
    */
-  purge(options: { readonly scope?: string } = {}): void {
-    const { scope } = options
-    if (scope === undefined) {
+  purge(options: { readonly scope?: string; readonly context?: EncryptionContext } = {}): void {
+    const { scope, context } = options
+    if (scope === undefined && context === undefined) {
       this.#cache.purge()
       return
     }
-    // Precondition: a scoped purge needs a keyring whose data keys are per scope.
-    if (this.#keyring.dataKeyScope === undefined) {
+    // Precondition: a scoped purge needs a keyring whose data keys are per scope, and one way to name it.
+    const dataKeyScope = this.#keyring.dataKeyScope?.bind(this.#keyring)
+    if (dataKeyScope === undefined) {
       throw new ConfigurationError(
-        'purge({ scope }) needs a keyring with scoped data keys (a scope keyring); this keyring caches per context.',
+        'purge({ scope }) and purge({ context }) need a keyring with scoped data keys (a scope keyring, or a KmsKeyring with kmsContext); this keyring caches per context.',
         'Call purge() with no argument to drop every cached data key.',
       )
     }
-    const encryptKey = scopedEncryptKey(this.#keyring.partition, scope)
-    const decryptPrefix = scopedDecryptKey(scope, '')
+    if (scope !== undefined && context !== undefined) {
+      throw new ConfigurationError(
+        'purge() takes { scope } or { context }, not both.',
+        'Name the scope one way.',
+      )
+    }
+    const target = scope ?? dataKeyScope(this.#contexts.canonical(context).context)
+    const encryptKey = scopedEncryptKey(this.#keyring.partition, target)
+    const decryptPrefix = scopedDecryptKey(target, '')
     this.#cache.purge((key) => key === encryptKey || key.startsWith(decryptPrefix))
   }
 

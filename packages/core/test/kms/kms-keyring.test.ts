@@ -605,6 +605,27 @@ describe('KmsKeyring inside an Envelope (KMS simulated with AES-GCM, context as 
       expect(Buffer.from((await reader.decrypt(ct)).plaintext).toString()).toBe('x')
     })
 
+    it('purge({ context }) drops the data key of that tenant only (decrypt side too)', async () => {
+      simulate()
+      const keyring = new KmsKeyring({ client, generatorKeyId: A, kmsContext: ['tenant'] })
+      const envelope = new Envelope({ keyring })
+      const acme = await envelope.encrypt('a', { context: { tenant: 'acme', record: 'r-1' } })
+      await envelope.encrypt('g', { context: { tenant: 'globex', record: 'r-1' } })
+      await envelope.decrypt(acme)
+      expect(keyring.stats()).toMatchObject({ generateDataKey: 2, decrypt: 1 })
+      // Any context of the tenant names it: the per-record pair does not matter.
+      envelope.purge({ context: { tenant: 'acme', record: 'whatever' } })
+      await envelope.encrypt('g2', { context: { tenant: 'globex', record: 'r-2' } })
+      expect(keyring.stats().generateDataKey).toBe(2)
+      await envelope.encrypt('a2', { context: { tenant: 'acme', record: 'r-2' } })
+      expect(keyring.stats().generateDataKey).toBe(3)
+      await envelope.decrypt(acme)
+      expect(keyring.stats().decrypt).toBe(2)
+      expect(() => envelope.purge({ scope: 'x', context: { tenant: 'acme' } })).toThrow(ConfigurationError)
+      const plain = new Envelope({ keyring: new KmsKeyring({ client, generatorKeyId: A }) })
+      expect(() => plain.purge({ context: { tenant: 'acme' } })).toThrow(ConfigurationError)
+    })
+
     it('a function may only select pairs of the context itself', async () => {
       simulate()
       const keyring = new KmsKeyring({
