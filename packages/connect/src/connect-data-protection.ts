@@ -438,8 +438,9 @@ export class ConnectDataProtection {
     try {
       return await this.piiKeys.destroyScope(scope, options)
     } finally {
-      // Also when shredding failed part-way: the scope may already be marked destroyed.
-      this.#pii.purge()
+      // Also when shredding failed part-way: the scope may already be marked destroyed. Only this instance's
+      // key: the other instances keep theirs warm.
+      this.#pii.purge({ scope })
     }
   }
 

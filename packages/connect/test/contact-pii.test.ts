@@ -129,6 +129,17 @@ describe('contact PII: a time-limited key per instance', () => {
     expect(await f.connect.decryptContactPii('i-globex', 'c-1', globex)).toEqual(contact)
   })
 
+  it("forgetInstance drops only that instance's cached keys: the others need no new KMS call", async () => {
+    await f.connect.encryptContactPii('i-acme', 'c-1', contact)
+    const globex = await f.connect.encryptContactPii('i-globex', 'c-1', contact)
+    await f.connect.decryptContactPii('i-globex', 'c-1', globex)
+    const loads = f.connect.stats().contactPii.loads
+    await f.connect.forgetInstance('i-acme')
+    await f.connect.encryptContactPii('i-globex', 'c-2', contact)
+    expect(await f.connect.decryptContactPii('i-globex', 'c-1', globex)).toEqual(contact)
+    expect(f.connect.stats().contactPii.loads).toBe(loads)
+  })
+
   it('forgetInstance drops the cached key even when shredding fails part-way', async () => {
     await f.connect.encryptContactPii('i-acme', 'c-1', contact) // the instance key is now cached
     const updateVersion = f.store.updateVersion.bind(f.store)
