@@ -26,6 +26,8 @@ export {
   openSealedJson,
   SealedRecordError,
   type SealedRecordProblem,
+  SealedRecords,
+  type SealedRecordsOptions,
   sealJson,
 } from './envelope/sealed-record.js'
 export * from './errors/errors.js'

@@ -4,6 +4,7 @@
  */
 export {
   customerManagedKey,
+  isKmsKeyArn,
   type KeyOwnership,
   type KeyRef,
   type KmsArn,

@@ -63,6 +63,21 @@ export function tryParseKmsArn(arn: string): KmsArn | undefined {
 }
 
 /**
+ * True when `value` is a full KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<uuid or mrk-…>`),
+ * as KMS returns in `KeyId` and as stored records name keys: not an alias, alias ARN or bare key id.
+ *
+ * @example
+ * ```ts
+ * import { isKmsKeyArn } from '@kms-envelope/core'
+ * isKmsKeyArn('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab') // true
+ * isKmsKeyArn('arn:aws:kms:us-east-1:111122223333:alias/app') // false
+ * ```
+ */
+export function isKmsKeyArn(value: unknown): value is string {
+  return typeof value === 'string' && tryParseKmsArn(value)?.resourceType === 'key'
+}
+
+/**
  * Parse a KMS key or alias ARN; throws ConfigurationError when `arn` is not one.
  *
  * @example

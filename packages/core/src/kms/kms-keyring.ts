@@ -30,7 +30,7 @@ import {
   type Keyring,
   WrappingType,
 } from '../keyring/types.js'
-import { type KeyRef, tryParseKmsArn } from './key-ref.js'
+import { isKmsKeyArn, type KeyRef, tryParseKmsArn } from './key-ref.js'
 import { assertSecureKmsEndpoint, createKmsClient } from './kms-client.js'
 import { mapKmsError } from './map-kms-error.js'
 
@@ -111,10 +111,6 @@ function keyIdOf(id: string | KeyRef, what: string): string {
     )
   }
   return value
-}
-
-function isKeyArn(id: string): boolean {
-  return tryParseKmsArn(id)?.resourceType === 'key'
 }
 
 /** The pairs of `keys`; each must be in the context. */
@@ -385,9 +381,9 @@ export class KmsKeyring implements Keyring {
       if (plaintext?.length !== DATA_KEY_BYTES)
         throw badResponse('GenerateDataKey', generator, 'no 32-byte data key')
       if (!out.CiphertextBlob?.length) throw badResponse('GenerateDataKey', generator, 'no CiphertextBlob')
-      if (!out.KeyId || !isKeyArn(out.KeyId)) throw badResponse('GenerateDataKey', generator, 'no key ARN')
+      if (!out.KeyId || !isKmsKeyArn(out.KeyId)) throw badResponse('GenerateDataKey', generator, 'no key ARN')
       // Postcondition: when the generator is a key ARN, KMS used exactly that key.
-      if (isKeyArn(generator) && out.KeyId !== generator) {
+      if (isKmsKeyArn(generator) && out.KeyId !== generator) {
         throw badResponse('GenerateDataKey', generator, `KMS used ${out.KeyId}`)
       }
       const edks: EncryptedDataKey[] = [
@@ -424,8 +420,9 @@ export class KmsKeyring implements Keyring {
     }
     // Postcondition: a wrapped copy and the ARN of the key KMS used.
     if (!out.CiphertextBlob?.length) throw badResponse('Encrypt', keyId, 'no CiphertextBlob')
-    if (!out.KeyId || !isKeyArn(out.KeyId)) throw badResponse('Encrypt', keyId, 'no key ARN')
-    if (isKeyArn(keyId) && out.KeyId !== keyId) throw badResponse('Encrypt', keyId, `KMS used ${out.KeyId}`)
+    if (!out.KeyId || !isKmsKeyArn(out.KeyId)) throw badResponse('Encrypt', keyId, 'no key ARN')
+    if (isKmsKeyArn(keyId) && out.KeyId !== keyId)
+      throw badResponse('Encrypt', keyId, `KMS used ${out.KeyId}`)
     return { type: WrappingType.AwsKms, keyId: out.KeyId, blob: out.CiphertextBlob }
   }
 
@@ -524,7 +521,7 @@ export class KmsKeyring implements Keyring {
   #allowedArns(): Promise<ReadonlySet<string>> {
     if (!this.#allowed) {
       const resolve = async (id: string): Promise<string> => {
-        if (isKeyArn(id)) return id
+        if (isKmsKeyArn(id)) return id
         await this.#checkEndpoints()
         this.#describeCalls++
         try {

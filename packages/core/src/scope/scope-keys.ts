@@ -6,6 +6,7 @@ import { hostname } from 'node:os'
 import type { KMSClient } from '@aws-sdk/client-kms'
 import { ConfigurationError, InvalidKeyError, KeyDestroyedError, KeyStoreError } from '../errors/errors.js'
 import type { EncryptionContext } from '../keyring/types.js'
+import { isKmsKeyArn } from '../kms/key-ref.js'
 import { bindingContext, MAX_SCOPE_KEY_VERSION } from './binding.js'
 import type { AuditAction, KeyStore, ScopeKeyVersion, ScopeRecord, Tombstone } from './key-store.js'
 import { assertScopeId } from './scope-id.js'
@@ -36,9 +37,18 @@ export interface ScopeKeysConfig {
   readonly trustedKeyIds?: readonly string[] | ((keyArn: string, scopeId: string) => boolean)
 }
 
-/** True for a full key ARN (not an alias, alias ARN or bare key id). */
+/** Any key ARN shape KMS may have returned (partition, Region and key id not checked further). */
+const STORED_KEY_ARN = /^arn:aws[a-z-]*:kms:[^:]+:\d{12}:key\//
+
+/**
+ * True for a key ARN as the key store may record it (compared with `wrappingKeyId`s: the root key ARN,
+ * rewrap's `onlyFrom`): core's {@link isKmsKeyArn}, or any `arn:aws…:kms:<region>:<account>:key/<id>`. Looser on
+ * purpose: stored ARNs are what KMS returned (not re-parsed), and a stricter check would refuse a
+ * compare-and-set against a store's own records (a local KMS key with a custom id, a Region format the
+ * parser does not know yet). Aliases, alias ARNs and bare key ids are still refused.
+ */
 export function isKeyArn(id: string): boolean {
-  return /^arn:aws[a-z-]*:kms:[^:]+:\d{12}:key\//.test(id)
+  return isKmsKeyArn(id) || STORED_KEY_ARN.test(id)
 }
 
 /** The default actor recorded in the audit trail: this process on this host. */
