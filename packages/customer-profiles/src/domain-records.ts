@@ -23,14 +23,9 @@ import type { KMSClient } from '@aws-sdk/client-kms'
 import {
   type EncryptionContext,
   EncryptionContextMismatchError,
-  Envelope,
-  KmsKeyring,
-  openSealedJson,
+  isKmsKeyArn,
   SealedRecordError,
-  sealJson,
-  serviceOwnedKey,
-  tryParseKmsArn,
-  validateKey,
+  SealedRecords,
 } from '@kms-envelope/core'
 import { DomainRecordError } from './domain-record-error.js'
 import { assertObjectType, DOMAIN_CONTEXT_KEY, MAX_DOMAIN_GENERATION } from './names.js'
@@ -88,18 +83,18 @@ export interface DomainRecordsOptions {
  */
 export class DomainRecords {
   readonly store: ProfileStore
-  readonly #kms: KMSClient
-  readonly #serviceKeyArn: string
-  readonly #serviceAccountId: string
-  #envelope: Promise<Envelope> | undefined
+  /** Sealed under the service key only (strict), a fresh data key per record; the key validated once. */
+  readonly #sealed: SealedRecords
   readonly #opened = new Map<string, { sealed: Buffer; revision: number; record: Promise<DomainRecord> }>()
   readonly #newest = new Map<string, Seen>()
 
   constructor(options: DomainRecordsOptions) {
     this.store = options.store
-    this.#kms = options.kms
-    this.#serviceKeyArn = options.serviceKeyArn
-    this.#serviceAccountId = options.serviceAccountId
+    this.#sealed = new SealedRecords({
+      kms: options.kms,
+      keyArn: options.serviceKeyArn,
+      expectedAccountId: options.serviceAccountId,
+    })
   }
 
   /**
@@ -130,9 +125,8 @@ export class DomainRecords {
    * True if written.
    */
   async put(record: DomainRecord, expectedRevision: number | undefined): Promise<boolean> {
-    const envelope = await this.#recordEnvelope()
     const sealed = Buffer.from(
-      await sealJson(envelope, record, recordContext(record.domainName, record.revision)),
+      await this.#sealed.seal(record, recordContext(record.domainName, record.revision)),
     )
     const written = await this.store.putDomain(
       { domainName: record.domainName, revision: record.revision, sealed },
@@ -151,7 +145,7 @@ export class DomainRecords {
 
   /** Validate the service key now (DescribeKey, once): KMS errors about it surface before anything is done. */
   async ready(): Promise<void> {
-    await this.#recordEnvelope()
+    await this.#sealed.key()
   }
 
   /** Delete the domain's record (and its objects: ProfileStore.deleteDomain). */
@@ -190,7 +184,8 @@ export class DomainRecords {
   }
 
   async #authenticate(domainName: string, stored: StoredDomainRecord): Promise<DomainRecord> {
-    const envelope = await this.#recordEnvelope()
+    // The service key is validated (once) before the record is looked at: KMS errors about it come first.
+    await this.#sealed.key()
     const fail = (reason: DomainRecordError['reason'], detail: string, cause?: unknown) =>
       new DomainRecordError(reason, domainName, detail, cause === undefined ? undefined : { cause })
     // Precondition: the store's fields are what the service asked for.
@@ -203,7 +198,7 @@ export class DomainRecords {
     try {
       // Precondition: the exact context of this domain's record at this revision (checked before any KMS
       // call), then authentication of the whole message under the service key only (strict keyring).
-      value = await openSealedJson(envelope, stored.sealed, recordContext(domainName, stored.revision))
+      value = await this.#sealed.open(stored.sealed, recordContext(domainName, stored.revision))
     } catch (err) {
       // KMS errors about the service key (disabled, access denied, …) are not about the record: they pass through.
       if (!(err instanceof SealedRecordError)) throw err
@@ -216,25 +211,6 @@ export class DomainRecords {
     const problem = invalidity(value, domainName, stored.revision)
     if (problem !== undefined) throw fail('INVALID', problem)
     return value as DomainRecord
-  }
-
-  /** The envelope sealing and opening records: the service key only (strict), a fresh data key per record. */
-  #recordEnvelope(): Promise<Envelope> {
-    if (!this.#envelope) {
-      this.#envelope = validateKey(this.#kms, serviceOwnedKey(this.#serviceKeyArn), {
-        expectedAccountId: this.#serviceAccountId,
-      }).then(
-        (summary) =>
-          new Envelope({
-            keyring: new KmsKeyring({ client: this.#kms, generatorKeyId: summary.arn }),
-            cache: false,
-          }),
-      )
-      this.#envelope.catch(() => {
-        this.#envelope = undefined
-      })
-    }
-    return this.#envelope
   }
 }
 
@@ -275,10 +251,6 @@ function sealedUnder(err: SealedRecordError): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-function isKeyArn(value: unknown): value is string {
-  return typeof value === 'string' && tryParseKmsArn(value)?.resourceType === 'key'
-}
-
 function isObjectType(value: unknown): boolean {
   try {
     assertObjectType(value as string)
@@ -308,10 +280,10 @@ function invalidity(value: unknown, domainName: string, revision: number): strin
     return `generation ${String(r.generation)} is out of range`
   }
   if (!isTime(r.createdAt)) return 'no creation time'
-  if (!isKeyArn(r.defaultKeyArn)) return 'no default key ARN'
+  if (!isKmsKeyArn(r.defaultKeyArn)) return 'no default key ARN'
   if (!isMap(r.objectTypeKeys)) return 'no object type keys'
   for (const [type, arn] of Object.entries(r.objectTypeKeys)) {
-    if (!isObjectType(type) || !isKeyArn(arn)) return `object type key ${type} is not a key ARN`
+    if (!isObjectType(type) || !isKmsKeyArn(arn)) return `object type key ${type} is not a key ARN`
   }
   if (!isMap(r.grants)) return 'no grants'
   for (const [arn, g] of Object.entries(r.grants)) {
@@ -335,8 +307,8 @@ function invalidity(value: unknown, domainName: string, revision: number): strin
     const p = r.pendingSwitch
     if (
       !isMap(p) ||
-      !isKeyArn(p.fromKeyArn) ||
-      !isKeyArn(p.toKeyArn) ||
+      !isKmsKeyArn(p.fromKeyArn) ||
+      !isKmsKeyArn(p.toKeyArn) ||
       !isTime(p.startedAt) ||
       (p.objectType !== undefined && !isObjectType(p.objectType))
     ) {
