@@ -6,13 +6,11 @@
  */
 import {
   type EncryptionContext,
-  type Envelope,
   type KeyOwnership,
-  openSealedJson,
   parseKmsArn,
   SealedRecordError,
   type SealedRecordProblem,
-  sealJson,
+  type SealedRecords,
 } from '@kms-envelope/core'
 import { DatasetGroupRecordError } from './errors.js'
 import { parseRoleArn } from './resource-names.js'
@@ -45,8 +43,8 @@ export function recordContext(datasetGroupArn: string): EncryptionContext {
 }
 
 /** @internal Seal a record (one GenerateDataKey under the service key). */
-export function sealRecord(envelope: Envelope, record: GroupRecord): Promise<Uint8Array> {
-  return sealJson(envelope, record, recordContext(record.datasetGroupArn))
+export function sealRecord(records: SealedRecords, record: GroupRecord): Promise<Uint8Array> {
+  return records.seal(record, recordContext(record.datasetGroupArn))
 }
 
 /** Where the group lives, to check a record against. */
@@ -74,7 +72,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  * (service key disabled, throttled, …) pass through as core errors.
  */
 export async function openRecord(
-  envelope: Envelope,
+  records: SealedRecords,
   bytes: Uint8Array,
   expected: Expected,
 ): Promise<GroupRecord> {
@@ -83,7 +81,7 @@ export async function openRecord(
   try {
     // Precondition: the exact context of this group's record (checked before any KMS call), then
     // authentication of the whole message under the service key only (strict keyring).
-    value = await openSealedJson(envelope, bytes, recordContext(arn))
+    value = await records.open(bytes, recordContext(arn))
   } catch (err) {
     // KMS errors (service key disabled, throttled, …) are not about the record: they pass through.
     if (!(err instanceof SealedRecordError)) throw err

@@ -12,11 +12,9 @@ import {
   ConfigurationError,
   customerManagedKey,
   Envelope,
-  type KeySummary,
   KmsKeyring,
   parseKmsArn,
-  serviceOwnedKey,
-  validateKey,
+  SealedRecords,
 } from '@kms-envelope/core'
 import { DatasetGroup } from './dataset-group.js'
 import { type DatasetStore, MemoryDatasetStore } from './dataset-store.js'
@@ -122,14 +120,13 @@ export class Personalize {
   readonly store: DatasetStore
   readonly registry: DatasetGroupRegistry
   readonly #serviceKms: KMSClient
-  readonly #serviceKeyArn: string
+  /** Group records: sealed under the service key only (strict), the key validated once (DescribeKey). */
+  readonly #records: SealedRecords
   readonly #roleClient: PersonalizeOptions['roleClient']
   readonly #cache: PersonalizeOptions['cache']
   /** Groups opened by this object, by name, with the record bytes they were opened from. */
   readonly #groups = new Map<string, Opened>()
   readonly #creating = new Set<string>()
-  #serviceKey: Promise<KeySummary> | undefined
-  #records: Promise<Envelope> | undefined
 
   constructor(options: PersonalizeOptions) {
     // Precondition: an account, a Region, the service's client and key, and a way to act as a role.
@@ -181,7 +178,7 @@ export class Personalize {
     this.store = options.store ?? new MemoryDatasetStore()
     this.registry = registry
     this.#serviceKms = options.serviceKms
-    this.#serviceKeyArn = serviceKey.arn
+    this.#records = new SealedRecords({ kms: options.serviceKms, keyArn: serviceKey.arn })
     this.#roleClient = options.roleClient
     this.#cache = options.cache
   }
@@ -230,7 +227,7 @@ export class Personalize {
         incarnation: randomUUID(),
         creationDateTime: new Date().toISOString(),
       }
-      const sealed = Buffer.from(await sealRecord(await this.#recordEnvelope(), record))
+      const sealed = Buffer.from(await sealRecord(this.#records, record))
       // Postcondition: this object's record is the name's record (another writer may have won the race).
       if (!(await this.registry.create(name, sealed))) {
         const winner = await this.registry.get(name)
@@ -315,8 +312,8 @@ export class Personalize {
   }
 
   async #reopen(name: string, bytes: Uint8Array): Promise<DatasetGroup> {
-    const serviceKey = await this.#validatedServiceKey()
-    const record = await openRecord(await this.#recordEnvelope(), bytes, {
+    const serviceKey = await this.#records.key()
+    const record = await openRecord(this.#records, bytes, {
       name,
       datasetGroupArn: datasetGroupArn(this, name),
       region: this.region,
@@ -336,33 +333,6 @@ export class Personalize {
     return new DatasetGroupError('ALREADY_EXISTS', arn)
   }
 
-  #validatedServiceKey(): Promise<KeySummary> {
-    if (!this.#serviceKey) {
-      this.#serviceKey = validateKey(this.#serviceKms, serviceOwnedKey(this.#serviceKeyArn))
-      this.#serviceKey.catch(() => {
-        this.#serviceKey = undefined
-      })
-    }
-    return this.#serviceKey
-  }
-
-  /** The envelope sealing and opening records: the service key only (strict), a fresh data key per record. */
-  #recordEnvelope(): Promise<Envelope> {
-    if (!this.#records) {
-      this.#records = this.#validatedServiceKey().then(
-        (summary) =>
-          new Envelope({
-            keyring: new KmsKeyring({ client: this.#serviceKms, generatorKeyId: summary.arn }),
-            cache: false,
-          }),
-      )
-      this.#records.catch(() => {
-        this.#records = undefined
-      })
-    }
-    return this.#records
-  }
-
   async #withServiceKey(
     arn: string,
     roleArn: string | undefined,
@@ -374,7 +344,7 @@ export class Personalize {
         'Supplying a role is only valid with a customer managed key: pass kmsKeyArn too, or drop roleArn.',
       )
     }
-    const summary = await this.#validatedServiceKey()
+    const summary = await this.#records.key()
     return { keyArn: summary.arn, keyOwnership: 'service-owned', client: this.#serviceKms }
   }
 
