@@ -17,14 +17,11 @@ import {
   EncryptionContextMismatchError,
   Envelope,
   type EnvelopeOptions,
+  isKmsKeyArn,
   type KeyOwnership,
-  type KeySummary,
   KmsKeyring,
-  openSealedJson,
   SealedRecordError,
-  sealJson,
-  serviceOwnedKey,
-  tryParseKmsArn,
+  SealedRecords,
   validateKey,
 } from '@kms-envelope/core'
 import { VisionNotFoundError, VisionRecordError } from './errors.js'
@@ -83,21 +80,17 @@ export interface ProtectionKey {
  * The service key is validated either way (it seals the record); the customer's key first, so that a bad
  * key the caller passed is what is reported.
  */
-async function chooseKey(
-  config: VisionServiceConfig,
-  kmsKeyArn: string | undefined,
-): Promise<{ key: ProtectionKey; service: KeySummary }> {
+async function chooseKey(config: VisionServiceConfig, kmsKeyArn: string | undefined): Promise<ProtectionKey> {
   const grantTokens = grantTokensOf(config)
   // Precondition: a symmetric, enabled key in the account named by its ARN.
   const customer =
     kmsKeyArn === undefined
       ? undefined
       : await validateKey(config.kms, customerManagedKey(kmsKeyArn), grantTokens)
-  const service = await validateKey(config.kms, serviceKey(config), grantTokens)
-  const key: ProtectionKey = customer
+  const service = await recordSealer(config).key()
+  return customer
     ? { keyArn: customer.arn, keyKind: 'customer-managed' }
     : { keyArn: service.arn, keyKind: 'service-owned' }
-  return { key, service }
 }
 
 /**
@@ -140,7 +133,19 @@ function grantTokensOf(config: VisionServiceConfig): { grantTokens?: readonly st
   return config.grantTokens ? { grantTokens: config.grantTokens } : {}
 }
 
-function serviceKey(config: VisionServiceConfig) {
+/**
+ * The sealers of records, per KMS client, by service key and grant tokens: resources are opened with a new
+ * config object each time (`{ ...service, name }`), so the sealer (and its one validation of the service
+ * key) is kept with the client. Weak: a client no longer used takes its sealers with it.
+ */
+const sealers = new WeakMap<KMSClient, Map<string, SealedRecords>>()
+
+/**
+ * Records sealed under the service key only (strict), a fresh data key per record. The service key is
+ * validated (DescribeKey) on first use per client, key and grant tokens, not on every open: a key disabled
+ * since then is refused by KMS at the Decrypt or GenerateDataKey (KeyDisabledError, as before).
+ */
+function recordSealer(config: VisionServiceConfig): SealedRecords {
   // Precondition: the service's own key is configured (it is the default; encryption is never off).
   if (typeof config?.serviceKeyArn !== 'string' || config.serviceKeyArn === '') {
     throw new ConfigurationError(
@@ -148,7 +153,22 @@ function serviceKey(config: VisionServiceConfig) {
       'Pass serviceKeyArn (a symmetric key in the service account); encryption cannot be turned off.',
     )
   }
-  return serviceOwnedKey(config.serviceKeyArn)
+  // Precondition: a KMS client (the sealer is kept with it).
+  if (typeof config.kms?.send !== 'function') {
+    throw new ConfigurationError('kms must be a KMSClient.', 'Pass the service’s KMSClient as kms.')
+  }
+  let byKey = sealers.get(config.kms)
+  if (!byKey) {
+    byKey = new Map()
+    sealers.set(config.kms, byKey)
+  }
+  const id = JSON.stringify([config.serviceKeyArn, config.grantTokens ?? []])
+  let sealer = byKey.get(id)
+  if (!sealer) {
+    sealer = new SealedRecords({ kms: config.kms, keyArn: config.serviceKeyArn, ...grantTokensOf(config) })
+    byKey.set(id, sealer)
+  }
+  return sealer
 }
 
 /**
@@ -222,14 +242,6 @@ export function recordContext(resource: Pick<ResourceId, 'kind' | 'id'>): Encryp
   return { [resource.kind]: resource.id, object: `${resource.kind}-record` }
 }
 
-/** The envelope sealing and opening records: the service key only (strict), a fresh data key per record. */
-function recordEnvelope(config: VisionServiceConfig, service: KeySummary): Envelope {
-  return new Envelope({
-    keyring: new KmsKeyring({ client: config.kms, generatorKeyId: service.arn, ...grantTokensOf(config) }),
-    cache: false,
-  })
-}
-
 /**
  * @internal Create a resource's metadata record: refuse an existing one (`hint` says how to proceed),
  * choose and validate its key, then seal the record (one GenerateDataKey under the service key) and store it.
@@ -246,21 +258,21 @@ export async function createResource<T extends ResourceRecord>(
   if (await config.storage.has(resource.path)) {
     throw new ConfigurationError(`${what[0]!.toUpperCase()}${what.slice(1)} already exists.`, hint)
   }
-  const { key, service } = await chooseKey(config, kmsKeyArn)
+  const key = await chooseKey(config, kmsKeyArn)
   const record = {
     ...fields,
     keyArn: key.keyArn,
     keyKind: key.keyKind,
     createdAt: new Date().toISOString(),
   } as T
-  const sealed = await sealJson(recordEnvelope(config, service), record, recordContext(resource))
+  const sealed = await recordSealer(config).seal(record, recordContext(resource))
   await config.storage.put(resource.path, sealed)
   return { record, key }
 }
 
 /**
  * @internal Open a resource's metadata record (VisionNotFoundError if there is none): validate the service
- * key (DescribeKey), authenticate the record under it with its exact context (Decrypt; VisionRecordError if
+ * key (DescribeKey, once per client: {@link recordSealer}), authenticate the record under it with its exact context (Decrypt; VisionRecordError if
  * it is not an authentic record of exactly this resource), check its fields, and validate the key it names
  * again ({@link reopenKey}).
  */
@@ -278,13 +290,14 @@ export async function openResource<T extends ResourceRecord>(
     if (err instanceof VisionNotFoundError) throw new VisionNotFoundError(what, { cause: err })
     throw err
   }
-  const service = await validateKey(config.kms, serviceKey(config), grantTokensOf(config))
-  const record = await openRecord<T>(recordEnvelope(config, service), bytes, resource, service.arn, check)
+  const sealer = recordSealer(config)
+  const service = await sealer.key()
+  const record = await openRecord<T>(sealer, bytes, resource, service.arn, check)
   return { record, key: await reopenKey(config, record, expectedKeyArn) }
 }
 
 async function openRecord<T extends ResourceRecord>(
-  envelope: Envelope,
+  sealer: SealedRecords,
   bytes: Uint8Array,
   resource: ResourceId,
   serviceKeyArn: string,
@@ -295,7 +308,7 @@ async function openRecord<T extends ResourceRecord>(
   try {
     // Precondition: the exact context of this resource's record (checked before any KMS call), then
     // authentication of the whole message under the service key only (strict keyring).
-    value = await openSealedJson(envelope, bytes, recordContext(resource))
+    value = await sealer.open(bytes, recordContext(resource))
   } catch (err) {
     // KMS errors about the service key (disabled, access denied, …) are not about the record: they pass through.
     if (!(err instanceof SealedRecordError)) throw err
@@ -310,8 +323,7 @@ async function openRecord<T extends ResourceRecord>(
   const r = value as Partial<ResourceRecord> | null
   // Postcondition: an authentic record describes exactly this resource, with usable fields.
   if (typeof r !== 'object' || r === null || Array.isArray(r)) throw invalid('it is not an object')
-  if (typeof r.keyArn !== 'string' || tryParseKmsArn(r.keyArn)?.resourceType !== 'key')
-    throw invalid('no KMS key ARN')
+  if (!isKmsKeyArn(r.keyArn)) throw invalid('no KMS key ARN')
   if (r.keyKind === 'service-owned') {
     if (r.keyArn !== serviceKeyArn) throw invalid(`service key ${r.keyArn} is not the one that sealed it`)
   } else if (r.keyKind !== 'customer-managed') {

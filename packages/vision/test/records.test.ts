@@ -58,7 +58,7 @@ describe('metadata records', () => {
     expect([opened.keyArn, opened.keyKind]).toEqual([w.customerKeyArn, 'customer-managed'])
   })
 
-  it('cost: create = DescribeKey + GenerateDataKey under the service key; open = DescribeKey + Decrypt', async () => {
+  it('cost: create = DescribeKey + GenerateDataKey under the service key; open = Decrypt (the service key validated once per client)', async () => {
     let from = w.kms.engine.auditLog().length
     await VisionProject.create({ ...w.config, name: 'pcb', kmsKeyArn: w.customerKeyArn })
     expect(callsSince(from)).toEqual([
@@ -69,14 +69,19 @@ describe('metadata records', () => {
     from = w.kms.engine.auditLog().length
     await VisionProject.open({ ...w.config, name: 'pcb' })
     expect(callsSince(from)).toEqual([
-      `DescribeKey@${w.serviceKeyArn}`,
       `Decrypt@${w.serviceKeyArn}`,
       `DescribeKey@${w.customerKeyArn}`, // the key the authentic record names, validated again
     ])
-    // Under the service key: its one DescribeKey serves both the record and the project's key.
+    // Under the service key: validated once (above) for the records and the project's key alike.
     await VisionProject.create({ ...w.config, name: 'own' })
     from = w.kms.engine.auditLog().length
     await VisionProject.open({ ...w.config, name: 'own' })
+    await VisionProject.open({ ...w.config, name: 'own' })
+    expect(callsSince(from)).toEqual([`Decrypt@${w.serviceKeyArn}`, `Decrypt@${w.serviceKeyArn}`])
+    // Another KMS client (another process, a restart) validates the service key again, once.
+    const kms = w.kms.client({ accessKeyId: 'service', secretAccessKey: 'service-secret', maxAttempts: 1 })
+    from = w.kms.engine.auditLog().length
+    await VisionProject.open({ ...w.config, kms, name: 'own' })
     expect(callsSince(from)).toEqual([`DescribeKey@${w.serviceKeyArn}`, `Decrypt@${w.serviceKeyArn}`])
   })
 
@@ -124,7 +129,7 @@ describe('metadata records', () => {
     const err = await refusal(VisionProject.open({ ...w.config, name: 'pcb' }), 'project pcb')
     expect(err.reason).toBe('TAMPERED')
     expect(err.message).toContain(attackerKey)
-    expect(callsSince(from)).toEqual([`DescribeKey@${w.serviceKeyArn}`]) // refused by the strict keyring
+    expect(callsSince(from)).toEqual([]) // refused by the strict keyring (the service key validated at create)
   })
 
   it("swapped with another project's record, or with a collection's → OTHER_RESOURCE before any KMS call on it", async () => {
@@ -138,13 +143,13 @@ describe('metadata records', () => {
     expect(err.reason).toBe('OTHER_RESOURCE')
     expect(err.message).toContain('project other')
     expect(err.cause).toBeInstanceOf(EncryptionContextMismatchError)
-    expect(callsSince(from)).toEqual([`DescribeKey@${w.serviceKeyArn}`])
+    expect(callsSince(from)).toEqual([])
     // Same name, other kind: the collection "pcb"'s record is not the project "pcb"'s, nor the reverse.
     writeFileSync(pcb, readFileSync(storagePath('collections/pcb/collection.kenv')))
     from = w.kms.engine.auditLog().length
     err = await refusal(VisionProject.open({ ...w.config, name: 'pcb' }), 'project pcb')
     expect(err.reason).toBe('OTHER_RESOURCE')
-    expect(callsSince(from)).toEqual([`DescribeKey@${w.serviceKeyArn}`])
+    expect(callsSince(from)).toEqual([])
     writeFileSync(
       storagePath('collections/pcb/collection.kenv'),
       readFileSync(storagePath('projects/other/project.kenv')),
