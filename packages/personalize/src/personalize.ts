@@ -142,7 +142,7 @@ export class Personalize {
         'Pass the account that owns the dataset groups.',
       )
     }
-    if (typeof options.region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(options.region)) {
+    if (typeof options.region !== 'string' || !/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(options.region)) {
       throw new ConfigurationError(
         `region "${String(options.region)}" is not an AWS Region.`,
         "Pass e.g. 'us-east-1'.",

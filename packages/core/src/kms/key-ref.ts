@@ -31,7 +31,7 @@ export interface KeyRef extends KmsArn {
 }
 
 const ARN =
-  /^arn:(aws(?:-[a-z]+)*):kms:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):(key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})|alias\/[A-Za-z0-9/_-]{1,250})$/
+  /^arn:(aws(?:-[a-z]+)*):kms:([a-z]{2,4}(?:-[a-z]+)+-\d{1,2}):(\d{12}):(key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})|alias\/[A-Za-z0-9/_-]{1,250})$/
 
 /**
  * Parse a KMS key ARN (`…:key/<uuid>`, `…:key/mrk-…`) or alias ARN (`…:alias/<name>`), or return

@@ -53,6 +53,26 @@ describe('KMS ARNs and key references', () => {
     expect(() => serviceOwnedKey(bad)).toThrow(ConfigurationError)
   })
 
+  it('parses ARNs with the Region names of every partition (China, GovCloud, ISO, European Sovereign Cloud)', () => {
+    const id = '1234abcd-12ab-34cd-56ef-1234567890ab'
+    for (const [partition, region] of [
+      ['aws-cn', 'cn-north-1'],
+      ['aws-us-gov', 'us-gov-west-1'],
+      ['aws-iso', 'us-iso-east-1'],
+      ['aws-iso-b', 'us-isob-east-1'],
+      ['aws-eusc', 'eusc-de-east-1'],
+      ['aws', 'ap-southeast-5'],
+    ] as const) {
+      expect(parseKmsArn(`arn:${partition}:kms:${region}:111122223333:key/${id}`)).toMatchObject({
+        partition,
+        region,
+      })
+    }
+    for (const bad of ['e-west-1', 'europe-de-east-1', 'us-east', 'us-east-123']) {
+      expect(tryParseKmsArn(`arn:aws:kms:${bad}:111122223333:key/${id}`), bad).toBeUndefined()
+    }
+  })
+
   it('service-owned vs customer managed', () => {
     expect(serviceOwnedKey(KEY)).toMatchObject({ kind: 'service-owned', accountId: '111122223333' })
     expect(customerManagedKey(MRK)).toMatchObject({ kind: 'customer-managed', region: 'eu-west-1' })
