@@ -295,6 +295,9 @@ export function parseHeader(bytes: Uint8Array): MessageHeader {
     let blobLength: number
     ;[idLength, o] = varint(o, 'key id length')
     if (idLength > MAX_KEY_ID_BYTES) throw new MalformedCiphertextError('key id too long')
+    // Precondition: every wrapped key names its key (only the compact header leaves the KMS key unnamed; an
+    // unnamed key here would make a strict keyring try each of its keys, a KMS call per key and wrapped key).
+    if (idLength === 0) throw new MalformedCiphertextError('empty key id')
     need(idLength, o)
     const keyId = text(o, idLength)
     o += idLength

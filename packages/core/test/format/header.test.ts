@@ -79,6 +79,26 @@ describe('header', () => {
     expect(() => parseHeader(bad)).toThrow(/canonical order/)
   })
 
+  it('rejects an empty key id (only compact messages leave the KMS key unnamed), before any KMS call', async () => {
+    const prefix = (keyId: string) =>
+      encodeHeaderPrefix({
+        suite: Suite.AES_256_GCM_CMAC_KDF_COMMIT,
+        contentType: ContentType.Single,
+        frameLength: 0,
+        pairs: [],
+        encryptedDataKeys: Array.from({ length: 16 }, () => ({ type: 1, keyId, blob: Buffer.alloc(184, 1) })),
+        commitment: Buffer.alloc(32, 2),
+      })
+    expect(parseHeader(Buffer.concat([prefix('k'), Buffer.alloc(12)])).encryptedDataKeys).toHaveLength(16)
+    const unnamed = Buffer.concat([prefix(''), Buffer.alloc(12), Buffer.alloc(16)])
+    expect(() => parseHeader(unnamed)).toThrow(/empty key id/)
+    // Through an envelope: refused as malformed, the keyring is never asked (16 unnamed keys would have cost
+    // a KMS call per listed key each).
+    const keyring = new TestKeyring()
+    await expect(new Envelope({ keyring }).decrypt(unnamed)).rejects.toBeInstanceOf(MalformedCiphertextError)
+    expect(keyring.decryptCalls).toBe(0)
+  })
+
   it('the memo returns exactly what a full parse returns, for real and mutated messages (full and compact)', async () => {
     const envelope = new Envelope({ keyring: new TestKeyring() })
     const memo = new HeaderMemo()
